@@ -1,0 +1,116 @@
+"""Canned templates: sandboxed Jinja bodies filled from the contact, agent and thread."""
+
+from __future__ import annotations
+
+from jinja2 import StrictUndefined, TemplateError
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+from . import audit
+from .db import db, utcnow
+from .models import Contact, Conversation, Message, Template, User
+
+_env = ImmutableSandboxedEnvironment(autoescape=False, undefined=StrictUndefined)
+
+VARIABLES = {
+    "contact.name": "Full name of the contact",
+    "contact.first_name": "First word of the contact's name",
+    "contact.company": "Company",
+    "agent.name": "Your name",
+    "agent.first_name": "Your first name",
+    "agent.email": "Your email",
+    "last_topic": "Subject or first words of the customer's last message",
+}
+
+
+class TemplateProblem(ValueError):
+    pass
+
+
+def last_topic(conversation: Conversation | None) -> str:
+    if conversation is None:
+        return ""
+    msg = (
+        Message.select(Message.subject, Message.text)
+        .where((Message.conversation == conversation) & (Message.direction == "in"))
+        .order_by(Message.id.desc())
+        .first()
+    )
+    if msg is None:
+        return ""
+    if msg.subject:
+        subject = msg.subject
+        while subject.lower().startswith(("re:", "fw:", "fwd:")):
+            subject = subject.split(":", 1)[1].strip()
+        return subject
+    words = msg.text.split()
+    return " ".join(words[:8]) + ("…" if len(words) > 8 else "")
+
+
+def context(contact: Contact | None, agent: User | None, conversation: Conversation | None) -> dict:
+    def person(name: str) -> str:
+        return name.split()[0] if name else ""
+
+    return {
+        "contact": {
+            "name": contact.name if contact else "",
+            "first_name": person(contact.name) if contact else "",
+            "company": contact.company if contact else "",
+        },
+        "agent": {
+            "name": agent.name if agent else "",
+            "first_name": person(agent.name) if agent else "",
+            "email": agent.email if agent else "",
+        },
+        "last_topic": last_topic(conversation),
+    }
+
+
+def check(body: str) -> None:
+    """Refuse bodies that do not compile or use unknown variables."""
+    if len(body) > 20_000:
+        raise TemplateProblem("The template is longer than 20,000 characters.")
+    try:
+        _env.from_string(body).render(context(None, None, None))
+    except TemplateError as exc:
+        raise TemplateProblem(f"Template error: {exc}") from None
+
+
+def render(body: str, contact: Contact | None, agent: User | None, conversation: Conversation | None) -> str:
+    try:
+        return _env.from_string(body).render(context(contact, agent, conversation)).strip()
+    except TemplateError as exc:
+        raise TemplateProblem(f"Template error: {exc}") from None
+
+
+def save(template: Template | None, actor: User, *, name: str, shortcut: str, body: str, channels: str) -> Template:
+    name = name.strip()
+    shortcut = shortcut.strip().lstrip("/").lower()
+    if not name or not shortcut:
+        raise TemplateProblem("Name and shortcut are required.")
+    if len(name) > 120 or len(shortcut) > 40 or not shortcut.replace("-", "").replace("_", "").isalnum():
+        raise TemplateProblem("Shortcut: letters, digits, - and _ only, up to 40 characters.")
+    check(body)
+    clash = Template.get_or_none(Template.shortcut == shortcut)
+    if clash is not None and (template is None or clash.id != template.id):
+        raise TemplateProblem(f"The shortcut /{shortcut} is already used by “{clash.name}”.")
+    kinds = " ".join(k for k in channels.split() if k in ("email", "sms", "whatsapp"))
+    with db.atomic():
+        created = template is None
+        if created:
+            template = Template(created_by=actor)
+        template.name, template.shortcut, template.body, template.channels = name, shortcut, body, kinds
+        template.updated_at = utcnow()
+        template.save()
+        audit.record(actor, "template_created" if created else "template_changed", template, after={"name": name})
+    return template
+
+
+def search(query: str, kind: str | None = None, limit: int = 20) -> list[Template]:
+    q = Template.select().order_by(Template.name)
+    query = query.strip().lstrip("/").lower()
+    if query:
+        q = q.where(Template.shortcut.startswith(query) | Template.name.contains(query))
+    results = list(q.limit(limit * 2))
+    if kind:
+        results = [t for t in results if not t.channels or kind in t.channels.split()]
+    return results[:limit]

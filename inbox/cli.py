@@ -1,0 +1,193 @@
+"""The ``inbox`` command for operators: serve, worker, db upgrade, create-user, demo,
+export, backup."""
+
+from __future__ import annotations
+
+import getpass
+import logging
+import os
+import signal
+import sys
+
+import click
+
+from . import settings
+
+
+def _db():
+    from .db import db, init_db
+
+    if db.obj is None:
+        init_db(settings.database_url())
+    return db
+
+
+def _upgrade_quietly() -> list[str]:
+    from . import schema
+
+    database = _db()
+    with database.connection_context():
+        return schema.upgrade(database.obj)
+
+
+@click.group()
+def main() -> None:
+    """Shared inbox: email, WhatsApp and SMS in one timeline per contact."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+@main.group("db")
+def db_group() -> None:
+    """Database schema."""
+
+
+@db_group.command("upgrade")
+def db_upgrade() -> None:
+    """Apply pending schema migrations (safe to run at every start)."""
+    applied = _upgrade_quietly()
+    click.echo("applied: " + ", ".join(applied) if applied else "database is up to date")
+
+
+@db_group.command("status")
+def db_status() -> None:
+    """List migrations and whether each is applied."""
+    from . import schema
+
+    database = _db()
+    with database.connection_context():
+        for m in schema.runner(database.obj).status():
+            click.echo(f"[{'x' if m.applied else ' '}] {m.name}")
+
+
+@main.command("create-user")
+@click.option("--email", required=True)
+@click.option("--name", required=True)
+@click.option("--role", type=click.Choice(["agent", "manager", "admin"]), default="agent", show_default=True)
+@click.option("--locale", type=click.Choice(["ko", "en"]), default=None)
+def create_user(email: str, name: str, role: str, locale: str | None) -> None:
+    """Create a user. The password comes from INBOX_PASSWORD, else it is prompted."""
+    from . import users
+
+    _upgrade_quietly()
+    password = os.environ.get("INBOX_PASSWORD") or getpass.getpass("Password: ")
+    with _db().connection_context():
+        try:
+            user = users.create(email=email, name=name, role=role, password=password, locale=locale)
+        except users.UserError as exc:
+            raise click.ClickException(str(exc)) from None
+    click.echo(f"created {user.role} {user.email}")
+
+
+@main.command()
+@click.option("--admin-password", envvar="INBOX_PASSWORD", default=None, help="Default: generated and printed.")
+def demo(admin_password: str | None) -> None:
+    """Load demo data: a team, customers on every channel, waiting/snoozed/closed threads."""
+    from . import demo as demo_data
+
+    _upgrade_quietly()
+    with _db().connection_context():
+        login = demo_data.load(admin_password)
+    _print_login(login)
+
+
+def _print_login(login: dict) -> None:
+    if login["password"]:
+        click.secho(f"\n  Log in as {login['email']} with password: {login['password']}\n", fg="green", bold=True)
+    else:
+        click.echo(f"Demo data already loaded (admin: {login['email']}; password as printed the first time).")
+
+
+def _consumer(workers: int | None = None):
+    from huey.consumer import Consumer
+
+    import tasks
+
+    return Consumer(
+        tasks.huey,
+        workers=workers or int(settings.get("workers")),
+        worker_type="thread",
+        max_delay=float(settings.get("worker_poll_seconds")),
+        flush_locks=True,
+    )
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--threads", default=8, show_default=True, type=int)
+@click.option("--with-demo", is_flag=True, help="Load demo data first if the database has no users.")
+@click.option("--no-worker", is_flag=True, help="Web only (run `inbox worker` elsewhere).")
+def serve(host: str, port: int, threads: int, with_demo: bool, no_worker: bool) -> None:
+    """Run the web server and the task consumer in one process."""
+    from waitress import create_server
+
+    from . import create_app
+
+    _upgrade_quietly()
+    if with_demo:
+        from . import demo as demo_data
+        from .models import User
+
+        with _db().connection_context():
+            if not User.select().exists():
+                _print_login(demo_data.load())
+    app = create_app()
+    server = create_server(
+        app, host=host, port=port, threads=threads, max_request_body_size=app.config["MAX_CONTENT_LENGTH"]
+    )
+    consumer = None if no_worker else _consumer()
+    if consumer:
+        consumer.start()
+
+    def stop(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    click.secho(f"Shared inbox running on http://{host}:{server.effective_port}", fg="cyan")
+    try:
+        server.run()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.close()
+        if consumer:
+            consumer.stop(graceful=True)
+    sys.exit(0)
+
+
+@main.command()
+@click.option("--workers", default=None, type=int, help="Threads (default INBOX_WORKERS).")
+def worker(workers: int | None) -> None:
+    """Run the task consumer alone (scale-out: one or more per machine)."""
+    _upgrade_quietly()
+    _consumer(workers).run()
+
+
+@main.command()
+@click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True), default="-", show_default=True)
+def export(output: str) -> None:
+    """Every contact, conversation and message as JSON Lines."""
+    from . import maintenance
+
+    with _db().connection_context(), click.open_file(output, "w", encoding="utf-8") as fh:
+        for line in maintenance.export_lines():
+            fh.write(line)
+
+
+@main.command()
+@click.argument("file", type=click.Path(dir_okay=False))
+def backup(file: str) -> None:
+    """Write a consistent copy of the live SQLite database to FILE."""
+    from . import maintenance
+
+    with _db().connection_context():
+        try:
+            path = maintenance.backup(file)
+        except (RuntimeError, FileExistsError) as exc:
+            raise click.ClickException(str(exc)) from None
+    click.echo(f"backup written to {path}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,109 @@
+"""What agents do to a conversation: assign, close, reopen, snooze, add a private note.
+
+Every change is recorded in the audit trail, which the timeline shows."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from . import audit, search
+from .db import db, utcnow
+from .models import Conversation, Message, User
+
+
+class ConversationError(ValueError):
+    pass
+
+
+def _touch(conv: Conversation) -> None:
+    conv.updated_at = utcnow()
+    conv.save()
+
+
+def assign(conv: Conversation, actor: User, assignee: User | None) -> None:
+    if assignee is not None and not assignee.active:
+        raise ConversationError("That user is deactivated.")
+    before = conv.assignee_id
+    if before == (assignee.id if assignee else None):
+        return
+    with db.atomic():
+        conv.assignee = assignee
+        _touch(conv)
+        audit.record(
+            actor,
+            "assigned" if assignee else "unassigned",
+            conv,
+            conversation=conv,
+            before={"assignee": before},
+            after={"assignee": assignee.id if assignee else None, "assignee_name": assignee.name if assignee else None},
+        )
+
+
+def close(conv: Conversation, actor: User) -> None:
+    if conv.state == "closed":
+        return
+    with db.atomic():
+        before = conv.state
+        conv.state = "closed"
+        conv.snoozed_until = None
+        _touch(conv)
+        audit.record(actor, "closed", conv, conversation=conv, before={"state": before})
+
+
+def reopen(conv: Conversation, actor: User) -> None:
+    if conv.state == "open":
+        return
+    with db.atomic():
+        before = conv.state
+        conv.state = "open"
+        conv.snoozed_until = None
+        conv.opened_at = utcnow()
+        conv.first_response_at = None if before == "closed" else conv.first_response_at
+        _touch(conv)
+        audit.record(actor, "reopened", conv, conversation=conv, before={"state": before})
+
+
+def snooze(conv: Conversation, actor: User, until: dt.datetime) -> None:
+    """Hide the conversation until ``until`` (naive UTC); a customer message wakes it early."""
+    if until <= utcnow():
+        raise ConversationError("Pick a time in the future.")
+    if until > utcnow() + dt.timedelta(days=366):
+        raise ConversationError("Snooze for at most a year.")
+    with db.atomic():
+        conv.state = "snoozed"
+        conv.snoozed_until = until
+        conv.woke_at = None
+        _touch(conv)
+        audit.record(actor, "snoozed", conv, conversation=conv, after={"until": until.isoformat()})
+
+
+def wake_due(now: dt.datetime | None = None) -> int:
+    """Reopen snoozed conversations whose time has come. Returns how many woke."""
+    now = now or utcnow()
+    woken = 0
+    due = Conversation.select().where((Conversation.state == "snoozed") & (Conversation.snoozed_until <= now))
+    for conv in due.limit(1000):
+        with db.atomic():
+            # Conditional update: with several consumers each conversation wakes once.
+            n = (
+                Conversation.update(state="open", snoozed_until=None, woke_at=now, updated_at=now)
+                .where((Conversation.id == conv.id) & (Conversation.state == "snoozed"))
+                .execute()
+            )
+            if n:
+                audit.record(None, "snooze_ended", conv, conversation=conv)
+                woken += 1
+    return woken
+
+
+def add_note(conv: Conversation, author: User, text: str) -> Message:
+    text = (text or "").strip()
+    if not text:
+        raise ConversationError("The note is empty.")
+    if len(text) > 50_000:
+        raise ConversationError("The note is too long.")
+    with db.atomic():
+        note = Message.create(conversation=conv, direction="note", author=author, text=text, status="received")
+        _touch(conv)
+        search.index_message(note)
+    return note

@@ -1,0 +1,84 @@
+"""Translated names for stored codes (statuses, roles, audit actions), used by templates."""
+
+from __future__ import annotations
+
+from flask_babel import gettext, lazy_gettext
+
+LEAD_STATUS = {
+    "new": lazy_gettext("New"),
+    "contacted": lazy_gettext("Contacted"),
+    "interested": lazy_gettext("Interested"),
+    "won": lazy_gettext("Won"),
+    "lost": lazy_gettext("Lost"),
+    "dormant": lazy_gettext("Dormant"),
+}
+STATE = {"open": lazy_gettext("Open"), "snoozed": lazy_gettext("Snoozed"), "closed": lazy_gettext("Closed")}
+MESSAGE_STATUS = {
+    "queued": lazy_gettext("Queued"),
+    "sending": lazy_gettext("Sending"),
+    "sent": lazy_gettext("Sent"),
+    "delivered": lazy_gettext("Delivered"),
+    "read": lazy_gettext("Read"),
+    "failed": lazy_gettext("Failed"),
+    "received": lazy_gettext("Received"),
+}
+ROLE = {"agent": lazy_gettext("Agent"), "manager": lazy_gettext("Manager"), "admin": lazy_gettext("Admin")}
+
+
+def lead_status_label(code: str) -> str:
+    return str(LEAD_STATUS.get(code, code))
+
+
+def state_label(code: str) -> str:
+    return str(STATE.get(code, code))
+
+
+def status_label(code: str) -> str:
+    return str(MESSAGE_STATUS.get(code, code))
+
+
+def role_label(code: str) -> str:
+    return str(ROLE.get(code, code))
+
+
+def event_text(event) -> str:
+    """One line for an audit event in the timeline."""
+    who = event.actor.name if event.actor_id and event.actor else gettext("System")
+    after = event.after or {}
+    before = event.before or {}
+    action = event.action
+    if action == "assigned":
+        return gettext("%(who)s assigned this to %(to)s", who=who, to=after.get("assignee_name") or "?")
+    if action == "unassigned":
+        return gettext("%(who)s unassigned this conversation", who=who)
+    if action == "closed":
+        return gettext("%(who)s closed this conversation", who=who)
+    if action == "reopened":
+        return gettext("%(who)s reopened this conversation", who=who)
+    if action == "reopened_by_customer":
+        return gettext("Reopened: the customer wrote again")
+    if action == "woken_by_customer":
+        return gettext("Snooze ended early: the customer wrote again")
+    if action == "snooze_ended":
+        return gettext("Snooze ended")
+    if action == "snoozed":
+        return gettext("%(who)s snoozed this conversation", who=who)
+    if action == "contact_created":
+        return gettext("%(who)s created this contact", who=who)
+    if action == "contact_changed":
+        parts = ", ".join(f"{k}: {before.get(k) or '—'} → {v or '—'}" for k, v in after.items())
+        return gettext("%(who)s changed %(what)s", who=who, what=parts)
+    if action == "tags_changed":
+        return gettext(
+            "%(who)s set tags: %(tags)s", who=who, tags=" ".join("#" + t for t in after.get("tags", [])) or "—"
+        )
+    if action == "identity_added":
+        return gettext("%(who)s added %(what)s", who=who, what=", ".join(after.values()))
+    if action == "identity_removed":
+        return gettext("%(who)s removed %(what)s", who=who, what=", ".join(before.values()))
+    if action == "contacts_merged":
+        return gettext(
+            "%(who)s merged contact #%(id)s (%(name)s) into this one: %(n)s messages moved",
+            who=who, id=before.get("merged_contact"), name=before.get("name") or "—", n=after.get("messages", 0),
+        )  # fmt: skip
+    return f"{who}: {action}"

@@ -1,0 +1,293 @@
+"""The domain model: users, contacts and their identities, one conversation per contact,
+messages on every channel, canned templates, reminders and the audit trail.
+
+Timestamps are naive UTC (see ``db.utcnow``). Columns whose meaning is not obvious carry
+a comment; the exact timer definitions are in ARCHITECTURE.md.
+"""
+
+from __future__ import annotations
+
+import json
+
+from peewee import (
+    BlobField,
+    BooleanField,
+    CharField,
+    DateTimeField,
+    ForeignKeyField,
+    IntegerField,
+    TextField,
+)
+
+from .db import BaseModel, utcnow
+
+ROLES = ("agent", "manager", "admin")
+LEAD_STATUSES = ("new", "contacted", "interested", "won", "lost", "dormant")
+CONVERSATION_STATES = ("open", "snoozed", "closed")
+CHANNEL_KINDS = ("email", "sms", "whatsapp")
+DIRECTIONS = ("in", "out", "note")
+# Outbound life cycle; inbound messages are "received".
+MESSAGE_STATUSES = ("queued", "sending", "sent", "delivered", "read", "failed", "received")
+
+
+class JSONField(TextField):
+    def db_value(self, value):
+        return None if value is None else json.dumps(value, ensure_ascii=False, default=str)
+
+    def python_value(self, value):
+        return None if value is None else json.loads(value)
+
+
+class User(BaseModel):
+    email = CharField(unique=True)
+    name = CharField()
+    role = CharField(default="agent", choices=[(r, r) for r in ROLES])
+    active = BooleanField(default=True)
+    password_hash = CharField()
+    totp_secret = CharField(null=True)
+    locale = CharField(default="ko")
+    timezone = CharField(default="Asia/Seoul")
+    # Bumped on password change/deactivation so old sessions stop working.
+    session_version = IntegerField(default=1)
+    created_at = DateTimeField(default=utcnow)
+    last_login_at = DateTimeField(null=True)
+
+    @property
+    def first_name(self) -> str:
+        return self.name.split()[0] if self.name else ""
+
+    def can(self, role: str) -> bool:
+        return ROLES.index(self.role) >= ROLES.index(role)
+
+
+class LoginAttempt(BaseModel):
+    """Failed logins, counted per address and per IP for the login rate limit."""
+
+    key = CharField(index=True)
+    at = DateTimeField(default=utcnow, index=True)
+
+
+class Channel(BaseModel):
+    """A connected provider account: an email mailbox or a Twilio account (SMS + WhatsApp)."""
+
+    kind = CharField()  # adapter key: "email", "twilio"
+    name = CharField()
+    enabled = BooleanField(default=True)
+    settings = JSONField(default=dict)  # secrets inside are encrypted (inbox.crypto)
+    cursor = JSONField(default=dict)  # sync position, owned by the adapter
+    last_poll_at = DateTimeField(null=True)
+    last_error = TextField(null=True)
+    error_count = IntegerField(default=0)
+    created_at = DateTimeField(default=utcnow)
+
+
+class Contact(BaseModel):
+    name = CharField(default="")
+    company = CharField(default="")
+    lead_status = CharField(default="new", index=True)
+    owner = ForeignKeyField(User, null=True, backref="owned_contacts", on_delete="SET NULL")
+    source = CharField(default="")
+    campaign = CharField(default="")
+    ad_set = CharField(default="")
+    creative = CharField(default="")
+    utm = JSONField(default=dict)
+    timezone = CharField(null=True)
+    next_action = CharField(default="")
+    next_action_at = DateTimeField(null=True)
+    notes = TextField(default="")
+    whatsapp_opt_in_at = DateTimeField(null=True)
+    sms_opted_out_at = DateTimeField(null=True)
+    whatsapp_opted_out_at = DateTimeField(null=True)
+    email_unsubscribed_at = DateTimeField(null=True)
+    # Set on the contact that was merged away; its rows moved to this one.
+    merged_into = ForeignKeyField("self", null=True, backref="merged_from", on_delete="SET NULL")
+    created_at = DateTimeField(default=utcnow)
+    updated_at = DateTimeField(default=utcnow)
+
+    @property
+    def first_name(self) -> str:
+        return self.name.split()[0] if self.name else ""
+
+    @property
+    def display_name(self) -> str:
+        return self.name or self.company or ""
+
+
+class ContactTag(BaseModel):
+    contact = ForeignKeyField(Contact, backref="tag_rows", on_delete="CASCADE")
+    tag = CharField(index=True)
+
+    class Meta:
+        indexes = ((("contact", "tag"), True),)
+
+
+class Identity(BaseModel):
+    """How a contact is reached: a lower-cased email address or an E.164 phone number.
+
+    One phone identity serves both SMS and WhatsApp."""
+
+    contact = ForeignKeyField(Contact, backref="identities", on_delete="CASCADE")
+    kind = CharField()  # "email" | "phone"
+    value = CharField()
+    created_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("kind", "value"), True),)
+
+
+class Conversation(BaseModel):
+    """The one thread of a contact. Timer columns are kept current by ingest() and send()."""
+
+    contact = ForeignKeyField(Contact, unique=True, backref="conversations", on_delete="CASCADE")
+    state = CharField(default="open")
+    snoozed_until = DateTimeField(null=True)
+    assignee = ForeignKeyField(User, null=True, backref="assigned", on_delete="SET NULL")
+    last_activity_at = DateTimeField(default=utcnow)
+    opened_at = DateTimeField(default=utcnow)
+    # Oldest inbound customer message not yet followed by a human reply; None if nobody waits.
+    waiting_since = DateTimeField(null=True)
+    last_inbound_at = DateTimeField(null=True)
+    last_outbound_at = DateTimeField(null=True)  # last human reply
+    # Human reply that first answered since opened_at (a new lead or a reopened thread).
+    first_response_at = DateTimeField(null=True)
+    last_inbound_channel = CharField(null=True)
+    channels = CharField(default="")  # space-separated kinds seen, for row icons
+    preview = CharField(default="")
+    preview_direction = CharField(default="")
+    woke_at = DateTimeField(null=True)  # set when a snooze ended, shown as a marker
+    updated_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = (
+            (("state", "assignee", "last_activity_at"), False),
+            (("state", "last_activity_at"), False),
+            (("state", "waiting_since"), False),
+            (("state", "snoozed_until"), False),
+            (("updated_at",), False),
+        )
+
+
+class Message(BaseModel):
+    """One inbound, outbound or note entry of a conversation's timeline.
+
+    Ids grow with arrival time, so ``id`` order is time order within a conversation and
+    the full-text index can return newest matches by rowid."""
+
+    conversation = ForeignKeyField(Conversation, backref="messages", on_delete="CASCADE")
+    channel = ForeignKeyField(Channel, null=True, backref="messages", on_delete="SET NULL")
+    channel_kind = CharField(null=True)  # email | sms | whatsapp; None for notes
+    direction = CharField()  # in | out | note
+    # Automatic outbound (acknowledgement, cadence) does not stop the waiting clock.
+    automatic = BooleanField(default=False)
+    # Inbound auto-replies (out-of-office, bounces) do not start it.
+    auto_reply = BooleanField(default=False)
+    provider_id = CharField(null=True)
+    author = ForeignKeyField(User, null=True, backref="messages", on_delete="SET NULL")
+    address = CharField(default="")  # the customer's address this message came from / went to
+    subject = CharField(default="")
+    text = TextField(default="")
+    html = TextField(null=True)  # sanitised at ingest; never raw customer HTML
+    status = CharField(default="received")
+    error = TextField(null=True)
+    sent_at = DateTimeField(default=utcnow)  # provider time for inbound, creation for outbound
+    created_at = DateTimeField(default=utcnow)
+    updated_at = DateTimeField(default=utcnow)
+    response_seconds = IntegerField(null=True)
+    first_response = BooleanField(default=False)
+    meta = JSONField(default=dict)  # email headers (message-id, in-reply-to, cc), provider extras
+    parse_error = TextField(null=True)
+
+    class Meta:
+        indexes = (
+            (("conversation", "sent_at"), False),
+            (("conversation", "updated_at"), False),
+            (("channel", "provider_id"), True),
+            (("status", "created_at"), False),
+        )
+
+
+class MessageSource(BaseModel):
+    """The raw source (RFC 822 bytes, webhook payload) of a message, kept apart so that
+    timeline queries never read it."""
+
+    message = ForeignKeyField(Message, primary_key=True, backref="source_row", on_delete="CASCADE")
+    raw = BlobField()
+
+
+class Attachment(BaseModel):
+    message = ForeignKeyField(Message, backref="attachments", on_delete="CASCADE")
+    filename = CharField(default="attachment")
+    content_type = CharField(default="application/octet-stream")
+    size = IntegerField(default=0)
+    content_id = CharField(null=True)  # for inline cid: images
+    data = BlobField(null=True)  # None when the file was over the size limit
+    note = CharField(null=True)  # e.g. "too large: 40 MB"
+
+
+class Template(BaseModel):
+    """A canned reply. ``body`` is a sandboxed Jinja template."""
+
+    name = CharField()
+    shortcut = CharField(unique=True)
+    body = TextField()
+    channels = CharField(default="")  # space-separated kinds; empty = all
+    content_sid = CharField(null=True)  # approved WhatsApp template (Twilio Content SID)
+    created_by = ForeignKeyField(User, null=True, on_delete="SET NULL")
+    created_at = DateTimeField(default=utcnow)
+    updated_at = DateTimeField(default=utcnow)
+
+
+class FollowUp(BaseModel):
+    """A reminder or follow-up due at a time. The database is the source of truth; a
+    periodic task fires what is due."""
+
+    conversation = ForeignKeyField(Conversation, backref="followups", on_delete="CASCADE")
+    owner = ForeignKeyField(User, null=True, on_delete="SET NULL")
+    kind = CharField(default="manual")
+    due_at = DateTimeField(index=True)
+    note = CharField(default="")
+    done_at = DateTimeField(null=True)
+    cancelled_at = DateTimeField(null=True)
+    created_at = DateTimeField(default=utcnow)
+
+
+class AuditEvent(BaseModel):
+    actor = ForeignKeyField(User, null=True, on_delete="SET NULL")
+    action = CharField()
+    object_type = CharField()
+    object_id = IntegerField()
+    conversation = ForeignKeyField(Conversation, null=True, backref="events", on_delete="CASCADE")
+    before = JSONField(null=True)
+    after = JSONField(null=True)
+    created_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = (
+            (("conversation", "created_at"), False),
+            (("object_type", "object_id"), False),
+        )
+
+
+ALL_MODELS = [
+    User,
+    LoginAttempt,
+    Channel,
+    Contact,
+    ContactTag,
+    Identity,
+    Conversation,
+    Message,
+    MessageSource,
+    Attachment,
+    Template,
+    FollowUp,
+    AuditEvent,
+]
+
+
+# flask-login reads these; the id carries the session version so that a password change
+# or a deactivation ends every existing session of that user.
+User.is_authenticated = property(lambda self: True)
+User.is_anonymous = property(lambda self: False)
+User.is_active = property(lambda self: self.active)
+User.get_id = lambda self: f"{self.id}:{self.session_version}"

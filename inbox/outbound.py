@@ -1,0 +1,212 @@
+"""``send()`` stores what an agent (or an automation) wrote; ``deliver()`` hands it to the
+channel adapter and records the provider's answer.
+
+The message is committed with status ``queued`` before any provider is called, so a crash
+never loses what an agent wrote. A periodic task re-queues messages stuck in ``queued``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+from . import channels, search
+from .channels import ChannelError, TransientChannelError
+from .db import db, utcnow
+from .models import Conversation, Identity, Message, User
+
+log = logging.getLogger(__name__)
+
+MAX_OUTBOUND_TEXT = 50_000
+# Delivery states only move forward; a late "sent" never overwrites "delivered".
+STATUS_RANK = {"queued": 0, "sending": 1, "sent": 2, "delivered": 3, "read": 4, "failed": 5}
+
+
+class SendError(ValueError):
+    """The message cannot be written at all (no address, empty text); nothing is stored."""
+
+
+def reachable_kinds(conversation: Conversation) -> list[str]:
+    """Channel kinds the contact can be written to, the default one first."""
+    kinds = set()
+    for identity in conversation.contact.identities:
+        kinds.update(("email",) if identity.kind == "email" else ("sms", "whatsapp"))
+    order = ["email", "whatsapp", "sms"]
+    default = conversation.last_inbound_channel
+    ranked = sorted(kinds, key=lambda k: (k != default, order.index(k)))
+    return ranked
+
+
+def _address_for(conversation: Conversation, kind: str) -> str:
+    wanted = "email" if kind == "email" else "phone"
+    latest = (
+        Message.select(Message.address)
+        .where((Message.conversation == conversation) & (Message.direction == "in") & (Message.channel_kind == kind))
+        .order_by(Message.id.desc())
+        .first()
+    )
+    if latest is not None and latest.address:
+        return latest.address
+    identity = (
+        Identity.select()
+        .where((Identity.contact == conversation.contact_id) & (Identity.kind == wanted))
+        .order_by(Identity.id)
+        .first()
+    )
+    if identity is None:
+        raise SendError(f"This contact has no {'email address' if wanted == 'email' else 'phone number'}.")
+    return identity.value
+
+
+def send(
+    conversation: Conversation,
+    *,
+    kind: str,
+    text: str,
+    author: User | None,
+    subject: str = "",
+    automatic: bool = False,
+    meta: dict | None = None,
+    at: dt.datetime | None = None,
+) -> Message:
+    """Store an outbound message as ``queued`` and update the conversation's timers.
+
+    The caller enqueues ``tasks.deliver(message.id)``. ``at`` backdates the message
+    (imports and demo history); it defaults to now."""
+    text = (text or "").strip()
+    if not text:
+        raise SendError("The message is empty.")
+    if len(text) > MAX_OUTBOUND_TEXT:
+        raise SendError(f"The message is longer than {MAX_OUTBOUND_TEXT} characters.")
+    if kind not in ("email", "sms", "whatsapp"):
+        raise SendError(f"Unknown channel: {kind}")
+    address = _address_for(conversation, kind)
+    preferred = (
+        Message.select(Message.channel)
+        .where((Message.conversation == conversation) & (Message.channel_kind == kind))
+        .order_by(Message.id.desc())
+        .first()
+    )
+    channel = channels.channel_for(kind, preferred.channel if preferred and preferred.channel_id else None)
+    now = at or utcnow()
+    with db.atomic():
+        conv = Conversation.get_by_id(conversation.id)
+        message = Message(
+            conversation=conv,
+            channel=channel,
+            channel_kind=kind,
+            direction="out",
+            author=author,
+            automatic=automatic,
+            address=address,
+            subject=subject[:255],
+            text=text,
+            status="queued",
+            sent_at=now,
+            created_at=now,
+            updated_at=now,
+            meta=meta or {},
+        )
+        human = author is not None and not automatic
+        if human and conv.waiting_since is not None:
+            message.response_seconds = int((now - conv.waiting_since).total_seconds())
+            if conv.first_response_at is None:
+                message.first_response = True
+                conv.first_response_at = now
+            conv.waiting_since = None
+        elif human and conv.first_response_at is None and conv.last_inbound_at is not None:
+            conv.first_response_at = now
+        message.save()
+        if human:
+            conv.last_outbound_at = now
+        conv.last_activity_at = now
+        conv.preview = text[:255]
+        conv.preview_direction = "out"
+        conv.updated_at = now
+        conv.save()
+        search.index_message(message)
+    return message
+
+
+def _set_status(message: Message, status: str, **fields) -> None:
+    fields["updated_at"] = utcnow()
+    Message.update(status=status, **fields).where(Message.id == message.id).execute()
+    Conversation.update(updated_at=fields["updated_at"]).where(Conversation.id == message.conversation_id).execute()
+
+
+def deliver(message_id: int) -> str:
+    """Hand a queued message to its channel's adapter. Returns the final status.
+
+    Raises ``TransientChannelError`` (after putting the message back in the queue) so the
+    task queue retries it."""
+    claimed = (
+        Message.update(status="sending", updated_at=utcnow())
+        .where((Message.id == message_id) & (Message.status == "queued") & (Message.direction == "out"))
+        .execute()
+    )
+    if not claimed:
+        return "skipped"  # another worker has it, or it was already sent
+    message = Message.get_by_id(message_id)
+    adapter = channels.adapter_for(message.channel)
+    if adapter is None:
+        mark_failed(message, f"No {message.channel_kind} channel is configured, so nothing was sent.")
+        return "failed"
+    try:
+        provider_id = adapter.send(message.channel, message)
+    except TransientChannelError as exc:
+        _set_status(message, "queued", error=str(exc))
+        raise
+    except ChannelError as exc:
+        mark_failed(message, str(exc))
+        return "failed"
+    except Exception as exc:  # an adapter bug must not leave the message "sending" forever
+        log.exception("adapter %s failed on message %s", message.channel.kind, message_id)
+        mark_failed(message, f"Unexpected error: {type(exc).__name__}")
+        return "failed"
+    _set_status(message, "sent", provider_id=provider_id, error=None)
+    return "sent"
+
+
+def mark_failed(message: Message, reason: str) -> None:
+    """A reply that never left does not count as having answered the customer."""
+    with db.atomic():
+        _set_status(message, "failed", error=reason)
+        if message.response_seconds is not None:
+            conv = Conversation.get_by_id(message.conversation_id)
+            restored = message.sent_at - dt.timedelta(seconds=message.response_seconds)
+            if conv.waiting_since is None or restored < conv.waiting_since:
+                conv.waiting_since = restored
+            if message.first_response and conv.first_response_at == message.sent_at:
+                conv.first_response_at = None
+            conv.save()
+            Message.update(response_seconds=None, first_response=False).where(Message.id == message.id).execute()
+
+
+def update_status(message: Message, status: str, error: str | None = None) -> bool:
+    """Record a provider status callback; never moves a status backwards."""
+    if STATUS_RANK.get(status, -1) <= STATUS_RANK.get(message.status, -1):
+        return False
+    if status == "failed":
+        mark_failed(message, error or "The provider reported a failure.")
+    else:
+        _set_status(message, status, error=error)
+    return True
+
+
+def retry(message: Message) -> bool:
+    """Put a failed outbound message back in the queue (the retry button)."""
+    return bool(
+        Message.update(status="queued", error=None, updated_at=utcnow())
+        .where((Message.id == message.id) & (Message.status == "failed") & (Message.direction == "out"))
+        .execute()
+    )
+
+
+def stuck_queued(older_than: dt.timedelta = dt.timedelta(minutes=2)) -> list[int]:
+    cutoff = utcnow() - older_than
+    rows = (
+        Message.select(Message.id)
+        .where((Message.status == "queued") & (Message.direction == "out") & (Message.updated_at < cutoff))
+        .limit(500)
+    )
+    return [m.id for m in rows]

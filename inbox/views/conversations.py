@@ -1,0 +1,296 @@
+"""The inbox list and the conversation page, with their actions and live updates."""
+
+from __future__ import annotations
+
+import datetime as dt
+from io import BytesIO
+
+from flask import Blueprint, abort, make_response, redirect, render_template, request, send_file, url_for
+from flask_babel import gettext
+from flask_login import current_user
+
+import tasks
+
+from .. import canned, conversations, htmx, listing, outbound, timeline
+from ..db import utcnow
+from ..models import LEAD_STATUSES, Attachment, Conversation, Message, Template, User
+from ..web import get_or_404, int_arg, login_required, to_utc
+
+bp = Blueprint("conversations", __name__)
+
+SNOOZE_PRESETS = {
+    "1h": dt.timedelta(hours=1),
+    "3h": dt.timedelta(hours=3),
+    "1d": dt.timedelta(days=1),
+    "1w": dt.timedelta(weeks=1),
+}
+
+
+def _me() -> User:
+    return current_user._get_current_object()
+
+
+def _filter() -> listing.InboxFilter:
+    f = listing.InboxFilter.from_args(request.args, default_folder="open")
+    if f.assignee is not None and not current_user.can("manager"):
+        f.assignee = None  # looking at one colleague's queue is a manager view
+    return f
+
+
+@bp.get("/")
+@login_required
+def home():
+    return redirect(url_for("conversations.index"))
+
+
+@bp.get("/inbox")
+@login_required
+def index():
+    f = _filter()
+    page = listing.conversations(_me(), f)
+    context = dict(
+        f=f, page=page, counts=listing.folder_counts(_me()), since=listing.now_token(),
+        agents=User.select().where(User.active).order_by(User.name), lead_statuses=LEAD_STATUSES,
+    )  # fmt: skip
+    if htmx and request.args.get("fragment") == "rows":
+        return render_template("conversations/_rows.html", **context)
+    if htmx and htmx.target == "inbox-list":
+        return render_template("conversations/_list.html", **context)
+    return render_template("conversations/index.html", **context)
+
+
+@bp.get("/inbox/updates")
+@login_required
+def updates():
+    """Rows changed since the list was drawn; the page moves or replaces them."""
+    f = _filter()
+    try:
+        since = dt.datetime.fromisoformat(request.args.get("since", ""))
+    except ValueError:
+        abort(400, description=gettext("since must be a timestamp."))
+    f.cursor = None
+    page = listing.conversations(_me(), f, limit=50, updated_since=since - dt.timedelta(seconds=2))
+    return render_template("conversations/_updates.html", page=page, f=f, since=listing.now_token())
+
+
+def _conversation(conversation_id: int) -> Conversation:
+    return get_or_404(Conversation, conversation_id)
+
+
+def conversation_context(conv: Conversation) -> dict:
+    from .. import contacts
+
+    tl = timeline.page(conv)
+    last_message, last_event = timeline.last_ids(conv)
+    kinds = outbound.reachable_kinds(conv)
+    return dict(
+        conv=conv,
+        contact=conv.contact,
+        timeline=tl,
+        identities=contacts.identities_of([conv.contact_id])[conv.contact_id],
+        tags=contacts.tags_of([conv.contact_id])[conv.contact_id],
+        kinds=kinds,
+        agents=list(User.select().where(User.active).order_by(User.name)),
+        lead_statuses=LEAD_STATUSES,
+        last_message=last_message,
+        last_event=last_event,
+        since=listing.now_token(),
+        presets=SNOOZE_PRESETS,
+    )
+
+
+@bp.get("/c/<int:conversation_id>")
+@login_required
+def show(conversation_id: int):
+    conv = _conversation(conversation_id)
+    return render_template("conversations/show.html", **conversation_context(conv))
+
+
+@bp.get("/c/<int:conversation_id>/timeline")
+@login_required
+def older(conversation_id: int):
+    conv = _conversation(conversation_id)
+    tl = timeline.page(conv, before=request.args.get("before", "")[:80])
+    return render_template("conversations/_older.html", conv=conv, timeline=tl)
+
+
+@bp.get("/c/<int:conversation_id>/updates")
+@login_required
+def conversation_updates(conversation_id: int):
+    conv = _conversation(conversation_id)
+    after_message = int_arg("after_message", 0)
+    after_event = int_arg("after_event", 0)
+    try:
+        since = dt.datetime.fromisoformat(request.args.get("since", ""))
+    except ValueError:
+        abort(400, description=gettext("since must be a timestamp."))
+    changes = timeline.changes(conv, after_message, after_event, since - dt.timedelta(seconds=2))
+    header_changed = conv.updated_at > since - dt.timedelta(seconds=2)
+    return render_template(
+        "conversations/_conversation_updates.html",
+        conv=conv, changes=changes, since=listing.now_token(), header_changed=header_changed,
+        agents=list(User.select().where(User.active).order_by(User.name)), presets=SNOOZE_PRESETS,
+    )  # fmt: skip
+
+
+def _after_action(conv: Conversation, error: str | None = None, status: int = 200):
+    """Answer an action: the fresh header (HTMX) or a redirect back (plain form)."""
+    if not htmx:
+        if error:
+            abort(400, description=error)
+        return redirect(url_for("conversations.show", conversation_id=conv.id), code=303)
+    conv = Conversation.get_by_id(conv.id)
+    html = render_template(
+        "conversations/_header.html", conv=conv, contact=conv.contact, error=error,
+        agents=list(User.select().where(User.active).order_by(User.name)), presets=SNOOZE_PRESETS,
+    )  # fmt: skip
+    response = make_response(html, status if not error else 200)
+    response.headers["HX-Trigger"] = "timeline-refresh"
+    return response
+
+
+@bp.post("/c/<int:conversation_id>/assign")
+@login_required
+def assign_POST(conversation_id: int):
+    conv = _conversation(conversation_id)
+    assignee_id = int_arg("assignee_id")
+    assignee = None
+    if assignee_id:
+        assignee = User.get_or_none(User.id == assignee_id)
+        if assignee is None:
+            abort(404)
+    try:
+        conversations.assign(conv, _me(), assignee)
+    except conversations.ConversationError as exc:
+        return _after_action(conv, gettext(str(exc)))
+    return _after_action(conv)
+
+
+@bp.post("/c/<int:conversation_id>/close")
+@login_required
+def close_POST(conversation_id: int):
+    conv = _conversation(conversation_id)
+    conversations.close(conv, _me())
+    return _after_action(conv)
+
+
+@bp.post("/c/<int:conversation_id>/reopen")
+@login_required
+def reopen_POST(conversation_id: int):
+    conv = _conversation(conversation_id)
+    conversations.reopen(conv, _me())
+    return _after_action(conv)
+
+
+@bp.post("/c/<int:conversation_id>/snooze")
+@login_required
+def snooze_POST(conversation_id: int):
+    conv = _conversation(conversation_id)
+    preset = request.form.get("preset", "")
+    if preset in SNOOZE_PRESETS:
+        until = utcnow() + SNOOZE_PRESETS[preset]
+    else:
+        raw = request.form.get("until", "")
+        try:
+            until = to_utc(dt.datetime.fromisoformat(raw))
+        except ValueError:
+            return _after_action(conv, gettext("Pick a date and time to snooze until."))
+    try:
+        conversations.snooze(conv, _me(), until)
+    except conversations.ConversationError as exc:
+        return _after_action(conv, gettext(str(exc)))
+    return _after_action(conv)
+
+
+def _composer(conv: Conversation, *, error: str | None = None, text: str = "", kind: str | None = None, status=200):
+    html = render_template(
+        "conversations/_composer.html", conv=conv, kinds=outbound.reachable_kinds(conv),
+        error=error, text=text, selected_kind=kind,
+    )  # fmt: skip
+    response = make_response(html, status)
+    if error is None:
+        response.headers["HX-Trigger"] = "timeline-refresh"
+    return response
+
+
+@bp.post("/c/<int:conversation_id>/reply")
+@login_required
+def reply_POST(conversation_id: int):
+    conv = _conversation(conversation_id)
+    kind = request.form.get("kind", "")
+    text = request.form.get("text", "")
+    mode = request.form.get("mode", "reply")
+    try:
+        if mode == "note":
+            conversations.add_note(conv, _me(), text)
+        else:
+            subject = request.form.get("subject", "")
+            message = outbound.send(conv, kind=kind, text=text, author=_me(), subject=subject)
+            tasks.deliver(message.id)
+    except (outbound.SendError, conversations.ConversationError) as exc:
+        if not htmx:
+            abort(400, description=gettext(str(exc)))
+        return _composer(conv, error=gettext(str(exc)), text=text, kind=kind)
+    if not htmx:
+        return redirect(url_for("conversations.show", conversation_id=conv.id), code=303)
+    return _composer(conv, kind=kind)
+
+
+@bp.post("/c/<int:conversation_id>/messages/<int:message_id>/retry")
+@login_required
+def retry_POST(conversation_id: int, message_id: int):
+    conv = _conversation(conversation_id)
+    message = Message.get_or_none((Message.id == message_id) & (Message.conversation == conv))
+    if message is None:
+        abort(404)
+    if outbound.retry(message):
+        tasks.deliver(message.id)
+    return _after_action(conv)
+
+
+@bp.get("/c/<int:conversation_id>/templates")
+@login_required
+def template_picker(conversation_id: int):
+    conv = _conversation(conversation_id)
+    kind = request.args.get("kind") or None
+    found = canned.search(request.args.get("q", "")[:60], kind=kind)
+    return render_template("conversations/_template_picker.html", conv=conv, templates=found)
+
+
+@bp.get("/c/<int:conversation_id>/templates/render")
+@login_required
+def template_render(conversation_id: int):
+    conv = _conversation(conversation_id)
+    shortcut = request.args.get("shortcut", "").lstrip("/").lower()[:40]
+    template_id = int_arg("template_id")
+    template = (
+        Template.get_or_none(Template.id == template_id)
+        if template_id
+        else Template.get_or_none(Template.shortcut == shortcut)
+    )
+    if template is None:
+        abort(404)
+    try:
+        text = canned.render(template.body, conv.contact, _me(), conv)
+    except canned.TemplateProblem as exc:
+        abort(400, description=str(exc))
+    response = make_response(text)
+    response.mimetype = "text/plain"
+    return response
+
+
+@bp.get("/attachments/<int:attachment_id>")
+@login_required
+def attachment(attachment_id: int):
+    att = get_or_404(Attachment, attachment_id)
+    if att.data is None:
+        abort(404, description=gettext("This file was not kept: %(note)s", note=att.note or ""))
+    inline = att.content_type.startswith("image/") and att.content_type != "image/svg+xml"
+    response = send_file(
+        BytesIO(bytes(att.data)),
+        mimetype=att.content_type if inline else "application/octet-stream",
+        as_attachment=not inline,
+        download_name=att.filename,
+    )
+    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    return response

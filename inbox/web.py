@@ -1,0 +1,228 @@
+"""What every page shares: login, roles, language and time zone, database connection per
+request, error pages, security headers and the template filters."""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_timedelta
+from flask import Flask, abort, g, jsonify, render_template, request
+from flask_babel import Babel, format_datetime, get_locale, gettext, lazy_gettext
+from flask_login import LoginManager, current_user
+from flask_wtf.csrf import CSRFError
+from markupsafe import Markup
+from werkzeug.exceptions import HTTPException
+
+from . import labels, settings
+from .db import db, utcnow
+from .identities import format_phone
+from .listing import SLA_DEFAULT_SECONDS, SLA_SECONDS
+from .models import User
+
+login_manager = LoginManager()
+login_manager.login_view = "auth.login_GET"
+login_manager.login_message = lazy_gettext("Please log in to continue.")
+babel = Babel()
+
+CHANNEL_LABELS = {"email": lazy_gettext("Email"), "sms": lazy_gettext("SMS"), "whatsapp": lazy_gettext("WhatsApp")}
+CHANNEL_ICONS = {"email": "✉", "sms": "💬", "whatsapp": "🟢"}
+
+
+@login_manager.user_loader
+def load_user(token: str):
+    try:
+        user_id, version = (int(part) for part in token.split(":"))
+    except ValueError:
+        return None
+    user = User.get_or_none(User.id == user_id)
+    if user is None or user.session_version != version or not user.active:
+        return None
+    return user
+
+
+def select_locale() -> str:
+    if current_user and current_user.is_authenticated:
+        return current_user.locale
+    return request.accept_languages.best_match(["ko", "en"]) or settings.get("default_locale")
+
+
+def select_timezone() -> str:
+    if current_user and current_user.is_authenticated:
+        return current_user.timezone
+    return settings.get("timezone")
+
+
+def role_required(role: str):
+    """Route decorator (placed under ``@bp.route``): logged-in users of ``role`` or above."""
+
+    def decorator(view):
+        @functools.wraps(view)
+        def wrapped(*args, **kwargs):
+            if not current_user.is_authenticated:
+                return login_manager.unauthorized()
+            if not current_user.can(role):
+                abort(403)
+            return view(*args, **kwargs)
+
+        return wrapped
+
+    return decorator
+
+
+login_required = role_required("agent")
+
+
+def int_arg(name: str, default: int | None = None, *, source=None) -> int | None:
+    """An integer request argument; a non-integer is a 400, not a 500."""
+    value = (source or request.values).get(name)
+    if value in (None, ""):
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        abort(400, description=gettext("%(name)s must be a whole number.", name=name))
+    if not -(2**62) < number < 2**62:
+        abort(400, description=gettext("%(name)s is out of range.", name=name))
+    return number
+
+
+def get_or_404(model, object_id):
+    obj = model.get_or_none(model.id == object_id)
+    if obj is None:
+        abort(404)
+    return obj
+
+
+def to_utc(local: dt.datetime) -> dt.datetime:
+    """A naive datetime typed by the user in their time zone -> naive UTC."""
+    tz = ZoneInfo(select_timezone())
+    return local.replace(tzinfo=tz).astimezone(dt.UTC).replace(tzinfo=None)
+
+
+def to_local(utc: dt.datetime) -> dt.datetime:
+    return utc.replace(tzinfo=dt.UTC).astimezone(ZoneInfo(select_timezone())).replace(tzinfo=None)
+
+
+def _localdt(value: dt.datetime | None, fmt: str = "short") -> str:
+    if value is None:
+        return ""
+    return format_datetime(value, fmt)
+
+
+def _relative(value: dt.datetime | None) -> str:
+    if value is None:
+        return ""
+    now = utcnow()
+    if to_local(value).date() == to_local(now).date():
+        return format_datetime(value, "HH:mm")
+    if value.year == now.year:
+        return format_datetime(value, "MMM d")
+    return format_datetime(value, "yyyy-MM-dd")
+
+
+def _duration(value: dt.datetime | None) -> str:
+    """How long since ``value``: "12 min", "3 hours", in the user's language."""
+    if value is None:
+        return ""
+    return format_timedelta(utcnow() - value, threshold=1.0, granularity="minute", format="short", locale=get_locale())
+
+
+def _seconds(value: int | None) -> str:
+    if value is None:
+        return ""
+    return format_timedelta(
+        dt.timedelta(seconds=value), threshold=1.0, granularity="second", format="short", locale=get_locale()
+    )
+
+
+def _local_input(value: dt.datetime | None) -> str:
+    """Value for an <input type=datetime-local> in the user's time zone."""
+    return to_local(value).strftime("%Y-%m-%dT%H:%M") if value else ""
+
+
+def _dom_id(obj, prefix: str = "") -> str:
+    name = f"{type(obj).__name__.lower()}-{obj.id}"
+    return f"{prefix}-{name}" if prefix else name
+
+
+def _iso(value: dt.datetime | None) -> str:
+    return value.replace(tzinfo=dt.UTC).isoformat() if value else ""
+
+
+def _channel_icon(kind: str | None) -> Markup:
+    if not kind:
+        return Markup("")
+    label = CHANNEL_LABELS.get(kind, kind)
+    return Markup('<span class="ch ch-{k}" title="{l}" aria-label="{l}">{i}</span>').format(
+        k=kind, l=label, i=CHANNEL_ICONS.get(kind, "•")
+    )
+
+
+def _error(exc: HTTPException):
+    description = exc.description if exc.description and exc.code != 404 else None
+    if exc.code == 404:
+        description = gettext("Nothing here: the page or record does not exist.")
+    if exc.code == 403:
+        description = gettext("Your role does not allow this.")
+    if exc.code == 413:
+        description = gettext("The upload is too large.")
+    if request.accept_mimetypes.best == "application/json" or request.path.startswith("/api/"):
+        return jsonify(error=description or exc.name), exc.code
+    return render_template("error.html", code=exc.code, title=exc.name, description=description), exc.code
+
+
+def _csrf_error(exc: CSRFError):
+    return render_template(
+        "error.html",
+        code=400,
+        title=gettext("Form expired"),
+        description=gettext("The form was missing its security token. Reload the page and try again."),
+    ), 400
+
+
+def init_app(app: Flask) -> None:
+    login_manager.init_app(app)
+    babel.init_app(app, locale_selector=select_locale, timezone_selector=select_timezone)
+
+    @app.before_request
+    def _connect():
+        g.db_opened = db.connect(reuse_if_open=True)
+
+    @app.teardown_request
+    def _close(exc):
+        if not db.is_closed():
+            db.close()
+
+    @app.after_request
+    def _headers(response):
+        response.headers.setdefault(
+            "Content-Security-Policy",
+            "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+            "script-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+        )
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers["Vary"] = "HX-Request, Cookie"
+        return response
+
+    app.register_error_handler(HTTPException, _error)
+    app.register_error_handler(CSRFError, _csrf_error)
+
+    app.jinja_env.filters.update(
+        localdt=_localdt, relative=_relative, duration=_duration, seconds=_seconds,
+        dom_id=_dom_id, iso=_iso, channel_icon=_channel_icon,
+    )  # fmt: skip
+    app.jinja_env.filters["localinput"] = _local_input
+    app.jinja_env.globals.update(
+        CHANNEL_LABELS=CHANNEL_LABELS,
+        get_locale=get_locale,
+        lead_status_label=labels.lead_status_label,
+        state_label=labels.state_label,
+        status_label=labels.status_label,
+        role_label=labels.role_label,
+        event_text=labels.event_text,
+        format_phone=format_phone,
+        sla_seconds=lambda contact: SLA_SECONDS.get(contact.lead_status, SLA_DEFAULT_SECONDS),
+    )

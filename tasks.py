@@ -1,0 +1,71 @@
+"""Huey tasks. Each one is a thin wrapper: it opens a database connection and calls a
+function in ``inbox/``, where the logic and its tests live.
+
+The consumer imports this module (``inbox worker`` / ``inbox serve``), so every task must
+be defined or imported here.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+
+from huey import crontab
+
+from inbox import conversations, outbound, settings, users
+from inbox.channels import TransientChannelError
+from inbox.db import db, init_db
+from inbox.queue import huey
+
+log = logging.getLogger("inbox.tasks")
+
+if db.obj is None:
+    init_db(settings.database_url())
+
+
+def with_db(fn):
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        with db.connection_context():
+            return fn(*args, **kwargs)
+
+    return wrapper
+
+
+@huey.task(retries=5, retry_delay=10, retry_backoff=2)
+@with_db
+def deliver(message_id: int) -> str:
+    try:
+        return outbound.deliver(message_id)
+    except TransientChannelError:
+        log.warning("message %s: transient channel error, will retry", message_id)
+        raise
+
+
+@huey.periodic_task(crontab(minute="*"))
+@huey.lock_task("requeue-stuck")
+@with_db
+def requeue_stuck() -> int:
+    """Deliver messages left ``queued`` by a crash between storing and enqueueing."""
+    ids = outbound.stuck_queued()
+    for message_id in ids:
+        deliver(message_id)
+    return len(ids)
+
+
+@huey.periodic_task(crontab(minute="*"))
+@huey.lock_task("wake-snoozed")
+@with_db
+def wake_snoozed() -> int:
+    return conversations.wake_due()
+
+
+@huey.periodic_task(crontab(minute="*/15"))
+@with_db
+def prune_login_attempts() -> int:
+    return users.prune_login_attempts()
+
+
+@huey.task()
+def ping() -> str:
+    return "pong"
