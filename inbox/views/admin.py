@@ -9,7 +9,7 @@ from flask_babel import gettext
 from flask_login import current_user
 from peewee import fn
 
-from .. import users
+from .. import users as accounts
 from ..models import ROLES, Conversation, User
 from ..web import get_or_404, int_arg, role_required
 
@@ -45,11 +45,11 @@ def users_POST():
     form = request.form
     password = form.get("password") or secrets.token_urlsafe(9)
     try:
-        user = users.create(
+        user = accounts.create(
             email=form.get("email", ""), name=form.get("name", ""), role=form.get("role", "agent"),
             password=password, actor=_me(), locale=form.get("locale") or None,
         )  # fmt: skip
-    except users.UserError as exc:
+    except accounts.UserError as exc:
         return _users_page(gettext(str(exc)), form, 400)
     if form.get("password"):
         flash(gettext("%(name)s can now log in.", name=user.name), "ok")
@@ -77,10 +77,10 @@ def user_GET(user_id: int):
 def user_POST(user_id: int):
     user = get_or_404(User, user_id)
     try:
-        users.update(user, _me(), name=request.form.get("name"), role=request.form.get("role"))
+        accounts.update(user, _me(), name=request.form.get("name"), role=request.form.get("role"))
         if request.form.get("password"):
-            users.set_password(user, request.form["password"], _me())
-    except users.UserError as exc:
+            accounts.set_password(user, request.form["password"], _me())
+    except accounts.UserError as exc:
         flash(gettext(str(exc)), "error")
         return redirect(url_for("admin.user_GET", user_id=user.id), code=303)
     flash(gettext("Saved."), "ok")
@@ -98,8 +98,8 @@ def deactivate_POST(user_id: int):
         if target is None:
             abort(404)
     try:
-        moved = users.deactivate(user, _me(), target)
-    except users.UserError as exc:
+        moved = accounts.deactivate(user, _me(), target)
+    except accounts.UserError as exc:
         flash(gettext(str(exc)), "error")
         return redirect(url_for("admin.user_GET", user_id=user.id), code=303)
     flash(
@@ -113,5 +113,5 @@ def deactivate_POST(user_id: int):
 @role_required("admin")
 def reactivate_POST(user_id: int):
     user = get_or_404(User, user_id)
-    users.reactivate(user, _me())
+    accounts.reactivate(user, _me())
     return redirect(url_for("admin.users"), code=303)
