@@ -49,9 +49,12 @@ def _check_fields(fields: dict) -> dict:
                 raise ContactError(f"Too long (at most {limit} characters).", field=key)
         if key == "lead_status" and value not in LEAD_STATUSES:
             raise ContactError("Unknown lead status.", field=key)
-        if key == "owner_id" and value is not None:
-            if not User.select().where((User.id == value) & User.active).exists():
-                raise ContactError("Unknown or deactivated owner.", field="owner")
+        if (
+            key == "owner_id"
+            and value is not None
+            and not User.select().where((User.id == value) & User.active).exists()
+        ):
+            raise ContactError("Unknown or deactivated owner.", field="owner")
         clean[key] = value
     return clean
 

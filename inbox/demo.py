@@ -69,7 +69,7 @@ def load(admin_password: str | None = None, seed: int = 7) -> dict:
     for name, email, role, locale in TEAM:
         pw = password if role == "admin" else secrets.token_urlsafe(12)
         team.append(users.create(email=email, name=name, role=role, password=pw, locale=locale))
-    admin, manager, agents = team[0], team[1], team[2:]
+    manager, agents = team[1], team[2:]
     email_ch, twilio_ch = _channels()
     now = utcnow()
     with db.atomic():

@@ -48,7 +48,7 @@ def provider_phone(value: str) -> str:
     try:
         return normalise_phone(value)
     except InvalidIdentity:
-        cleaned = re.sub(r"[^\w+]", "", value.split(":", 1)[-1])
+        cleaned = re.sub(r"[^\w+\-]", "", value.split(":", 1)[-1])[:64]
         return cleaned or "unknown"
 
 

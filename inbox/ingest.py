@@ -90,7 +90,7 @@ def _ingest(inbound: InboundMessage) -> IngestResult:
     contact, address = _find_or_create_contact(inbound)
     conversation = Conversation.get_or_none(Conversation.contact == contact)
     if conversation is None:
-        conversation = Conversation.create(contact=contact, last_activity_at=utcnow())
+        conversation = Conversation.create(contact=contact, last_activity_at=inbound.received_at or utcnow())
 
     received_at = inbound.received_at or utcnow()
     html = clean_html(inbound.html) if inbound.html else None
@@ -156,7 +156,7 @@ def _update_timers(conversation: Conversation, message: Message) -> None:
     now = utcnow()
     at = message.sent_at
     conv = conversation
-    if at > conv.last_activity_at:
+    if at >= conv.last_activity_at:
         conv.last_activity_at = at
         conv.preview = (message.subject + " — " if message.subject else "") + message.text[:200]
         conv.preview = conv.preview[:255]
