@@ -7,22 +7,23 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from . import audit
 from .db import db, utcnow
+from .i18n import N_, UserFacingError
 from .models import Contact, Conversation, Message, Template, User
 
 _env = ImmutableSandboxedEnvironment(autoescape=False, undefined=StrictUndefined)
 
 VARIABLES = {
-    "contact.name": "Full name of the contact",
-    "contact.first_name": "First word of the contact's name",
-    "contact.company": "Company",
-    "agent.name": "Your name",
-    "agent.first_name": "Your first name",
-    "agent.email": "Your email",
-    "last_topic": "Subject or first words of the customer's last message",
+    "contact.name": N_("Full name of the contact"),
+    "contact.first_name": N_("First word of the contact's name"),
+    "contact.company": N_("Company"),
+    "agent.name": N_("Your name"),
+    "agent.first_name": N_("Your first name"),
+    "agent.email": N_("Your email"),
+    "last_topic": N_("Subject or first words of the customer's last message"),
 }
 
 
-class TemplateProblem(ValueError):
+class TemplateProblem(UserFacingError):
     pass
 
 
@@ -68,31 +69,33 @@ def context(contact: Contact | None, agent: User | None, conversation: Conversat
 def check(body: str) -> None:
     """Refuse bodies that do not compile or use unknown variables."""
     if len(body) > 20_000:
-        raise TemplateProblem("The template is longer than 20,000 characters.")
+        raise TemplateProblem(N_("The template is longer than 20,000 characters."))
     try:
         _env.from_string(body).render(context(None, None, None))
     except TemplateError as exc:
-        raise TemplateProblem(f"Template error: {exc}") from None
+        raise TemplateProblem(N_("Template error: %(error)s"), error=str(exc)) from None
 
 
 def render(body: str, contact: Contact | None, agent: User | None, conversation: Conversation | None) -> str:
     try:
         return _env.from_string(body).render(context(contact, agent, conversation)).strip()
     except TemplateError as exc:
-        raise TemplateProblem(f"Template error: {exc}") from None
+        raise TemplateProblem(N_("Template error: %(error)s"), error=str(exc)) from None
 
 
 def save(template: Template | None, actor: User, *, name: str, shortcut: str, body: str, channels: str) -> Template:
     name = name.strip()
     shortcut = shortcut.strip().lstrip("/").lower()
     if not name or not shortcut:
-        raise TemplateProblem("Name and shortcut are required.")
+        raise TemplateProblem(N_("Name and shortcut are required."))
     if len(name) > 120 or len(shortcut) > 40 or not shortcut.replace("-", "").replace("_", "").isalnum():
-        raise TemplateProblem("Shortcut: letters, digits, - and _ only, up to 40 characters.")
+        raise TemplateProblem(N_("Shortcut: letters, digits, - and _ only, up to 40 characters."))
     check(body)
     clash = Template.get_or_none(Template.shortcut == shortcut)
     if clash is not None and (template is None or clash.id != template.id):
-        raise TemplateProblem(f"The shortcut /{shortcut} is already used by “{clash.name}”.")
+        raise TemplateProblem(
+            N_("The shortcut /%(shortcut)s is already used by “%(name)s”."), shortcut=shortcut, name=clash.name
+        )
     kinds = " ".join(k for k in channels.split() if k in ("email", "sms", "whatsapp"))
     with db.atomic():
         created = template is None

@@ -8,6 +8,7 @@ from peewee import fn
 
 from . import audit, search
 from .db import db, utcnow
+from .i18n import N_, UserFacingError
 from .identities import InvalidIdentity, normalise_email, normalise_phone
 from .models import (
     LEAD_STATUSES,
@@ -24,9 +25,9 @@ from .models import (
 EDITABLE = ("name", "company", "lead_status", "source", "campaign", "ad_set", "creative", "next_action", "notes")
 
 
-class ContactError(ValueError):
-    def __init__(self, message: str, field: str | None = None):
-        super().__init__(message)
+class ContactError(UserFacingError):
+    def __init__(self, msgid: str, field: str | None = None, **params):
+        super().__init__(msgid, **params)
         self.field = field
 
 
@@ -34,7 +35,7 @@ def parse_identity(kind: str, value: str) -> str:
     try:
         return normalise_email(value) if kind == "email" else normalise_phone(value)
     except InvalidIdentity as exc:
-        raise ContactError(str(exc), field=kind) from None
+        raise ContactError(exc.msgid, field=kind, **exc.params) from None
 
 
 def _check_fields(fields: dict) -> dict:
@@ -46,15 +47,15 @@ def _check_fields(fields: dict) -> dict:
             value = value.strip()
             limit = 20_000 if key == "notes" else 255
             if len(value) > limit:
-                raise ContactError(f"Too long (at most {limit} characters).", field=key)
+                raise ContactError(N_("Too long (at most %(limit)s characters)."), field=key, limit=limit)
         if key == "lead_status" and value not in LEAD_STATUSES:
-            raise ContactError("Unknown lead status.", field=key)
+            raise ContactError(N_("Unknown lead status."), field=key)
         if (
             key == "owner_id"
             and value is not None
             and not User.select().where((User.id == value) & User.active).exists()
         ):
-            raise ContactError("Unknown or deactivated owner.", field="owner")
+            raise ContactError(N_("Unknown or deactivated owner."), field="owner")
         clean[key] = value
     return clean
 
@@ -63,11 +64,15 @@ def create(actor: User, *, emails=(), phones=(), tags=(), **fields) -> Contact:
     values = [("email", parse_identity("email", e)) for e in emails if e.strip()]
     values += [("phone", parse_identity("phone", p)) for p in phones if p.strip()]
     if not values and not fields.get("name", "").strip():
-        raise ContactError("Give at least a name, an email or a phone.", field="name")
+        raise ContactError(N_("Give at least a name, an email or a phone."), field="name")
     for kind, value in values:
         owner = _owner_of(kind, value)
+        if owner is not None and owner.display_name:
+            raise ContactError(
+                N_("%(value)s already belongs to %(owner)s."), field=kind, value=value, owner=owner.display_name
+            )
         if owner is not None:
-            raise ContactError(f"{value} already belongs to {owner.display_name or 'another contact'}.", field=kind)
+            raise ContactError(N_("%(value)s already belongs to another contact."), field=kind, value=value)
     clean = _check_fields(fields)
     with db.atomic():
         contact = Contact.create(**clean)
@@ -118,10 +123,14 @@ def add_identity(contact: Contact, actor: User, kind: str, raw: str) -> Identity
     owner = _owner_of(kind, value)
     if owner is not None:
         if owner.id == contact.id:
-            raise ContactError(f"{value} is already on this contact.", field=kind)
+            raise ContactError(N_("%(value)s is already on this contact."), field=kind, value=value)
+        if owner.display_name:
+            raise ContactError(
+                N_("%(value)s belongs to %(owner)s; merge the two contacts instead."),
+                field=kind, value=value, owner=owner.display_name,
+            )  # fmt: skip
         raise ContactError(
-            f"{value} belongs to {owner.display_name or 'another contact'}; merge the two contacts instead.",
-            field=kind,
+            N_("%(value)s belongs to another contact; merge the two contacts instead."), field=kind, value=value
         )
     with db.atomic():
         identity = Identity.create(contact=contact, kind=kind, value=value)
@@ -133,7 +142,7 @@ def add_identity(contact: Contact, actor: User, kind: str, raw: str) -> Identity
 def remove_identity(contact: Contact, actor: User, identity_id: int) -> None:
     identity = Identity.get_or_none((Identity.id == identity_id) & (Identity.contact == contact))
     if identity is None:
-        raise ContactError("No such address on this contact.")
+        raise ContactError(N_("No such address on this contact."))
     with db.atomic():
         identity.delete_instance()
         audit.record(
@@ -214,9 +223,9 @@ def merge(keep: Contact, other: Contact, actor: User) -> Contact:
     """Move everything of ``other`` into ``keep``: identities, messages, notes, tags,
     follow-ups and history. ``other`` stays as a tombstone pointing at ``keep``."""
     if keep.id == other.id:
-        raise ContactError("A contact cannot be merged with itself.")
+        raise ContactError(N_("A contact cannot be merged with itself."))
     if other.merged_into_id or keep.merged_into_id:
-        raise ContactError("One of these contacts was already merged.")
+        raise ContactError(N_("One of these contacts was already merged."))
     with db.atomic():
         keep_conv = _conv(keep) or Conversation.create(contact=keep)
         other_conv = _conv(other)

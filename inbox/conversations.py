@@ -8,10 +8,11 @@ import datetime as dt
 
 from . import audit, search
 from .db import db, utcnow
+from .i18n import N_, UserFacingError
 from .models import Conversation, Message, User
 
 
-class ConversationError(ValueError):
+class ConversationError(UserFacingError):
     pass
 
 
@@ -22,7 +23,7 @@ def _touch(conv: Conversation) -> None:
 
 def assign(conv: Conversation, actor: User, assignee: User | None) -> None:
     if assignee is not None and not assignee.active:
-        raise ConversationError("That user is deactivated.")
+        raise ConversationError(N_("That user is deactivated."))
     before = conv.assignee_id
     if before == (assignee.id if assignee else None):
         return
@@ -66,9 +67,9 @@ def reopen(conv: Conversation, actor: User) -> None:
 def snooze(conv: Conversation, actor: User, until: dt.datetime) -> None:
     """Hide the conversation until ``until`` (naive UTC); a customer message wakes it early."""
     if until <= utcnow():
-        raise ConversationError("Pick a time in the future.")
+        raise ConversationError(N_("Pick a time in the future."))
     if until > utcnow() + dt.timedelta(days=366):
-        raise ConversationError("Snooze for at most a year.")
+        raise ConversationError(N_("Snooze for at most a year."))
     with db.atomic():
         conv.state = "snoozed"
         conv.snoozed_until = until
@@ -99,9 +100,9 @@ def wake_due(now: dt.datetime | None = None) -> int:
 def add_note(conv: Conversation, author: User, text: str) -> Message:
     text = (text or "").strip()
     if not text:
-        raise ConversationError("The note is empty.")
+        raise ConversationError(N_("The note is empty."))
     if len(text) > 50_000:
-        raise ConversationError("The note is too long.")
+        raise ConversationError(N_("The note is too long."))
     with db.atomic():
         note = Message.create(conversation=conv, direction="note", author=author, text=text, status="received")
         _touch(conv)

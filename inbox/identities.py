@@ -8,9 +8,10 @@ import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 
 from . import settings
+from .i18n import N_, UserFacingError
 
 
-class InvalidIdentity(ValueError):
+class InvalidIdentity(UserFacingError):
     """An address or phone number that cannot be used; the message says why."""
 
 
@@ -19,7 +20,7 @@ def normalise_email(value: str) -> str:
     try:
         result = validate_email(value, check_deliverability=False, allow_smtputf8=True)
     except EmailNotValidError as exc:
-        raise InvalidIdentity(str(exc)) from None
+        raise InvalidIdentity(N_("Not a valid email address: %(reason)s"), reason=str(exc)) from None
     return result.normalized.lower()
 
 
@@ -32,13 +33,13 @@ def normalise_phone(value: str, region: str | None = None) -> str:
     if raw.lower().startswith("whatsapp:"):
         raw = raw.split(":", 1)[1]
     if not raw or len(raw) > 40:
-        raise InvalidIdentity("Phone number is empty or too long.")
+        raise InvalidIdentity(N_("Phone number is empty or too long."))
     try:
         number = phonenumbers.parse(raw, region or settings.get("default_region"))
     except phonenumbers.NumberParseException as exc:
-        raise InvalidIdentity(f"Not a phone number: {exc}") from None
-    if not phonenumbers.is_possible_number(number):
-        raise InvalidIdentity("This phone number has the wrong number of digits.")
+        raise InvalidIdentity(N_("Not a phone number: %(reason)s"), reason=str(exc)) from None
+    if not phonenumbers.is_valid_number(number):
+        raise InvalidIdentity(N_("This is not a valid phone number (check the digits and the country code)."))
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 

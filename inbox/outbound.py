@@ -13,6 +13,7 @@ import logging
 from . import channels, search
 from .channels import ChannelError, TransientChannelError
 from .db import db, utcnow
+from .i18n import N_, UserFacingError
 from .models import Conversation, Identity, Message, User
 
 log = logging.getLogger(__name__)
@@ -22,7 +23,7 @@ MAX_OUTBOUND_TEXT = 50_000
 STATUS_RANK = {"queued": 0, "sending": 1, "sent": 2, "delivered": 3, "read": 4, "failed": 5}
 
 
-class SendError(ValueError):
+class SendError(UserFacingError):
     """The message cannot be written at all (no address, empty text); nothing is stored."""
 
 
@@ -53,8 +54,10 @@ def _address_for(conversation: Conversation, kind: str) -> str:
         .order_by(Identity.id)
         .first()
     )
+    if identity is None and wanted == "email":
+        raise SendError(N_("This contact has no email address."))
     if identity is None:
-        raise SendError(f"This contact has no {'email address' if wanted == 'email' else 'phone number'}.")
+        raise SendError(N_("This contact has no phone number."))
     return identity.value
 
 
@@ -75,11 +78,11 @@ def send(
     (imports and demo history); it defaults to now."""
     text = (text or "").strip()
     if not text:
-        raise SendError("The message is empty.")
+        raise SendError(N_("The message is empty."))
     if len(text) > MAX_OUTBOUND_TEXT:
-        raise SendError(f"The message is longer than {MAX_OUTBOUND_TEXT} characters.")
+        raise SendError(N_("The message is longer than %(n)s characters."), n=MAX_OUTBOUND_TEXT)
     if kind not in ("email", "sms", "whatsapp"):
-        raise SendError(f"Unknown channel: {kind}")
+        raise SendError(N_("Unknown channel: %(kind)s"), kind=kind)
     address = _address_for(conversation, kind)
     preferred = (
         Message.select(Message.channel)
@@ -110,6 +113,8 @@ def send(
         human = author is not None and not automatic
         if human and conv.waiting_since is not None:
             message.response_seconds = int((now - conv.waiting_since).total_seconds())
+            # Kept exactly, so a failed delivery can put the clock back where it was.
+            message.meta = {**message.meta, "cleared_waiting_since": conv.waiting_since.isoformat()}
             if conv.first_response_at is None:
                 message.first_response = True
                 conv.first_response_at = now
@@ -173,7 +178,12 @@ def mark_failed(message: Message, reason: str) -> None:
         _set_status(message, "failed", error=reason)
         if message.response_seconds is not None:
             conv = Conversation.get_by_id(message.conversation_id)
-            restored = message.sent_at - dt.timedelta(seconds=message.response_seconds)
+            cleared = (message.meta or {}).get("cleared_waiting_since")
+            restored = (
+                dt.datetime.fromisoformat(cleared)
+                if cleared
+                else message.sent_at - dt.timedelta(seconds=message.response_seconds)
+            )
             if conv.waiting_since is None or restored < conv.waiting_since:
                 conv.waiting_since = restored
             if message.first_response and conv.first_response_at == message.sent_at:

@@ -9,6 +9,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from . import audit, settings
 from .db import db, utcnow
+from .i18n import N_, UserFacingError
 from .identities import InvalidIdentity, normalise_email
 from .models import ROLES, Contact, Conversation, LoginAttempt, User
 
@@ -19,9 +20,9 @@ RATE_WINDOW = dt.timedelta(minutes=15)
 _DUMMY_HASH = generate_password_hash("not-a-real-password")
 
 
-class UserError(ValueError):
-    def __init__(self, message: str, field: str | None = None):
-        super().__init__(message)
+class UserError(UserFacingError):
+    def __init__(self, msgid: str, field: str | None = None, **params):
+        super().__init__(msgid, **params)
         self.field = field
 
 
@@ -31,9 +32,9 @@ class RateLimited(Exception):
 
 def check_password_rules(password: str) -> None:
     if len(password) < MIN_PASSWORD:
-        raise UserError(f"The password needs at least {MIN_PASSWORD} characters.", field="password")
+        raise UserError(N_("The password needs at least %(n)s characters."), field="password", n=MIN_PASSWORD)
     if len(password) > 1000:
-        raise UserError("The password is too long.", field="password")
+        raise UserError(N_("The password is too long."), field="password")
 
 
 def create(*, email: str, name: str, role: str, password: str, actor: User | None = None,
@@ -41,15 +42,15 @@ def create(*, email: str, name: str, role: str, password: str, actor: User | Non
     try:
         email = normalise_email(email)
     except InvalidIdentity as exc:
-        raise UserError(str(exc), field="email") from None
+        raise UserError(exc.msgid, field="email", **exc.params) from None
     name = name.strip()
     if not name or len(name) > 120:
-        raise UserError("Give a name of at most 120 characters.", field="name")
+        raise UserError(N_("Give a name of at most 120 characters."), field="name")
     if role not in ROLES:
-        raise UserError("Role must be agent, manager or admin.", field="role")
+        raise UserError(N_("Role must be agent, manager or admin."), field="role")
     check_password_rules(password)
     if User.select().where(User.email == email).exists():
-        raise UserError("A user with this email already exists.", field="email")
+        raise UserError(N_("A user with this email already exists."), field="email")
     with db.atomic():
         user = User.create(
             email=email,
@@ -77,23 +78,23 @@ def update(user: User, actor: User, *, name: str | None = None, role: str | None
     before = {"name": user.name, "role": user.role, "locale": user.locale, "timezone": user.timezone}
     if name is not None:
         if not name.strip() or len(name) > 120:
-            raise UserError("Give a name of at most 120 characters.", field="name")
+            raise UserError(N_("Give a name of at most 120 characters."), field="name")
         user.name = name.strip()
     if role is not None:
         if role not in ROLES:
-            raise UserError("Role must be agent, manager or admin.", field="role")
+            raise UserError(N_("Role must be agent, manager or admin."), field="role")
         if user.role == "admin" and role != "admin" and _other_active_admins(user) == 0:
-            raise UserError("Keep at least one active admin.", field="role")
+            raise UserError(N_("Keep at least one active admin."), field="role")
         user.role = role
     if locale is not None:
         if locale not in ("ko", "en"):
-            raise UserError("Language must be ko or en.", field="locale")
+            raise UserError(N_("Language must be ko or en."), field="locale")
         user.locale = locale
     if timezone is not None:
         from zoneinfo import available_timezones
 
         if timezone not in available_timezones():
-            raise UserError("Unknown time zone.", field="timezone")
+            raise UserError(N_("Unknown time zone."), field="timezone")
         user.timezone = timezone
     after = {"name": user.name, "role": user.role, "locale": user.locale, "timezone": user.timezone}
     if before != after:
@@ -111,11 +112,11 @@ def deactivate(user: User, actor: User, reassign_to: User | None = None) -> int:
     """Deactivate ``user``; keep every message they wrote; move their open work to
     ``reassign_to`` (or leave it unassigned). Returns how many conversations moved."""
     if user.id == actor.id:
-        raise UserError("You cannot deactivate yourself.")
+        raise UserError(N_("You cannot deactivate yourself."))
     if user.role == "admin" and _other_active_admins(user) == 0:
-        raise UserError("Keep at least one active admin.")
+        raise UserError(N_("Keep at least one active admin."))
     if reassign_to is not None and (not reassign_to.active or reassign_to.id == user.id):
-        raise UserError("Pick an active colleague to take over.", field="reassign_to")
+        raise UserError(N_("Pick an active colleague to take over."), field="reassign_to")
     from . import conversations
 
     with db.atomic():

@@ -28,6 +28,22 @@ babel = Babel()
 
 CHANNEL_LABELS = {"email": lazy_gettext("Email"), "sms": lazy_gettext("SMS"), "whatsapp": lazy_gettext("WhatsApp")}
 CHANNEL_ICONS = {"email": "✉", "sms": "💬", "whatsapp": "🟢"}
+# Error page titles, and what to say instead of werkzeug's English default descriptions.
+HTTP_TITLES = {
+    400: lazy_gettext("Bad request"),
+    403: lazy_gettext("Forbidden"),
+    404: lazy_gettext("Not found"),
+    405: lazy_gettext("Method not allowed"),
+    413: lazy_gettext("Too large"),
+    429: lazy_gettext("Too many requests"),
+    500: lazy_gettext("Server error"),
+}
+HTTP_DESCRIPTIONS = {
+    400: lazy_gettext("The request could not be understood."),
+    405: lazy_gettext("This action is not available here."),
+    429: lazy_gettext("Too many requests. Wait a moment and try again."),
+    500: lazy_gettext("Something went wrong on the server. Try again in a moment."),
+}
 
 
 @login_manager.user_loader
@@ -170,7 +186,10 @@ def _error(exc: HTTPException):
         description = gettext("The upload is too large.")
     if request.accept_mimetypes.best == "application/json" or request.path.startswith("/api/"):
         return jsonify(error=description or exc.name), exc.code
-    return render_template("error.html", code=exc.code, title=exc.name, description=description), exc.code
+    if description and description == type(exc).description and exc.code in HTTP_DESCRIPTIONS:
+        description = str(HTTP_DESCRIPTIONS[exc.code])
+    title = str(HTTP_TITLES.get(exc.code, exc.name))
+    return render_template("error.html", code=exc.code, title=title, description=description), exc.code
 
 
 def _csrf_error(exc: CSRFError):

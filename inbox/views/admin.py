@@ -10,6 +10,7 @@ from flask_login import current_user
 from peewee import fn
 
 from .. import users as accounts
+from ..i18n import translate
 from ..models import ROLES, Conversation, User
 from ..web import get_or_404, int_arg, role_required
 
@@ -50,7 +51,7 @@ def users_POST():
             password=password, actor=_me(), locale=form.get("locale") or None,
         )  # fmt: skip
     except accounts.UserError as exc:
-        return _users_page(gettext(str(exc)), form, 400)
+        return _users_page(translate(exc), form, 400)
     if form.get("password"):
         flash(gettext("%(name)s can now log in.", name=user.name), "ok")
     else:
@@ -81,7 +82,7 @@ def user_POST(user_id: int):
         if request.form.get("password"):
             accounts.set_password(user, request.form["password"], _me())
     except accounts.UserError as exc:
-        flash(gettext(str(exc)), "error")
+        flash(translate(exc), "error")
         return redirect(url_for("admin.user_GET", user_id=user.id), code=303)
     flash(gettext("Saved."), "ok")
     return redirect(url_for("admin.users"), code=303)
@@ -100,7 +101,7 @@ def deactivate_POST(user_id: int):
     try:
         moved = accounts.deactivate(user, _me(), target)
     except accounts.UserError as exc:
-        flash(gettext(str(exc)), "error")
+        flash(translate(exc), "error")
         return redirect(url_for("admin.user_GET", user_id=user.id), code=303)
     flash(
         gettext("%(name)s is deactivated; %(n)s open conversations moved.", name=user.name, n=moved),

@@ -7,6 +7,7 @@ from flask_babel import gettext
 from flask_login import current_user, login_user, logout_user
 
 from .. import users
+from ..i18n import N_, translate
 from ..web import login_required
 
 bp = Blueprint("auth", __name__)
@@ -72,11 +73,11 @@ def me_POST():
             from werkzeug.security import check_password_hash
 
             if not check_password_hash(current_user.password_hash, request.form.get("current_password", "")):
-                raise users.UserError(gettext("The current password is wrong."), field="current_password")
+                raise users.UserError(N_("The current password is wrong."), field="current_password")
             users.set_password(current_user._get_current_object(), new_password, current_user._get_current_object())
             login_user(current_user._get_current_object())
     except users.UserError as exc:
-        flash(gettext(str(exc)), "error")
+        flash(translate(exc), "error")
         return redirect(url_for("auth.me_GET"), code=303)
     flash(gettext("Saved."), "ok")
     return redirect(url_for("auth.me_GET"), code=303)

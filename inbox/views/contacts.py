@@ -10,6 +10,7 @@ from flask_babel import gettext
 from flask_login import current_user
 
 from .. import contacts, htmx
+from ..i18n import N_, translate
 from ..models import LEAD_STATUSES, Contact, Conversation, User
 from ..web import get_or_404, int_arg, login_required, to_utc
 
@@ -32,14 +33,14 @@ def _fields_from_form(form) -> dict:
     if "owner_id" in form:
         owner = form.get("owner_id")
         if owner and not owner.isdigit():
-            raise contacts.ContactError(gettext("Unknown owner."), field="owner")
+            raise contacts.ContactError(N_("Unknown owner."), field="owner")
         fields["owner_id"] = int(owner) if owner else None
     if "next_action_at" in form:
         raw = form.get("next_action_at", "").strip()
         try:
             fields["next_action_at"] = to_utc(dt.datetime.fromisoformat(raw)) if raw else None
         except ValueError:
-            raise contacts.ContactError(gettext("Next action date is not a date."), field="next_action_at") from None
+            raise contacts.ContactError(N_("Next action date is not a date."), field="next_action_at") from None
     return fields
 
 
@@ -100,7 +101,7 @@ def new_POST():
         )
     except contacts.ContactError as exc:
         return render_template(
-            "contacts/new.html", values=form, error=gettext(str(exc)), lead_statuses=LEAD_STATUSES
+            "contacts/new.html", values=form, error=translate(exc), lead_statuses=LEAD_STATUSES
         ), 400
     return redirect(url_for("contacts.show", contact_id=contact.id), code=303)
 
@@ -124,7 +125,7 @@ def panel_POST(contact_id: int):
         if "tags" in request.form:
             contacts.set_tags(contact, request.form.get("tags", ""), actor=_me())
     except contacts.ContactError as exc:
-        return _panel_or_redirect(contact, gettext(str(exc)))
+        return _panel_or_redirect(contact, translate(exc))
     return _panel_or_redirect(contact)
 
 
@@ -138,7 +139,7 @@ def identity_POST(contact_id: int):
     try:
         contacts.add_identity(contact, _me(), kind, request.form.get("value", ""))
     except contacts.ContactError as exc:
-        return _panel_or_redirect(contact, str(exc))
+        return _panel_or_redirect(contact, translate(exc))
     return _panel_or_redirect(contact)
 
 
@@ -149,7 +150,7 @@ def identity_delete_POST(contact_id: int, identity_id: int):
     try:
         contacts.remove_identity(contact, _me(), identity_id)
     except contacts.ContactError as exc:
-        return _panel_or_redirect(contact, gettext(str(exc)))
+        return _panel_or_redirect(contact, translate(exc))
     return _panel_or_redirect(contact)
 
 
@@ -170,6 +171,6 @@ def merge_POST():
     try:
         contacts.merge(keep, other, _me())
     except contacts.ContactError as exc:
-        abort(400, description=gettext(str(exc)))
+        abort(400, description=translate(exc))
     flash(gettext("Merged: every message and note is now on this contact."), "ok")
     return redirect(url_for("contacts.show", contact_id=keep.id), code=303)

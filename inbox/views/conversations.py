@@ -13,6 +13,7 @@ import tasks
 
 from .. import canned, conversations, htmx, listing, outbound, timeline
 from ..db import utcnow
+from ..i18n import translate
 from ..models import LEAD_STATUSES, Attachment, Conversation, Message, Template, User
 from ..web import get_or_404, int_arg, login_required, to_utc
 
@@ -162,7 +163,7 @@ def assign_POST(conversation_id: int):
     try:
         conversations.assign(conv, _me(), assignee)
     except conversations.ConversationError as exc:
-        return _after_action(conv, gettext(str(exc)))
+        return _after_action(conv, translate(exc))
     return _after_action(conv)
 
 
@@ -198,7 +199,7 @@ def snooze_POST(conversation_id: int):
     try:
         conversations.snooze(conv, _me(), until)
     except conversations.ConversationError as exc:
-        return _after_action(conv, gettext(str(exc)))
+        return _after_action(conv, translate(exc))
     return _after_action(conv)
 
 
@@ -229,8 +230,8 @@ def reply_POST(conversation_id: int):
             tasks.deliver(message.id)
     except (outbound.SendError, conversations.ConversationError) as exc:
         if not htmx:
-            abort(400, description=gettext(str(exc)))
-        return _composer(conv, error=gettext(str(exc)), text=text, kind=kind)
+            abort(400, description=translate(exc))
+        return _composer(conv, error=translate(exc), text=text, kind=kind)
     if not htmx:
         return redirect(url_for("conversations.show", conversation_id=conv.id), code=303)
     return _composer(conv, kind=kind)
@@ -273,7 +274,7 @@ def template_render(conversation_id: int):
     try:
         text = canned.render(template.body, conv.contact, _me(), conv)
     except canned.TemplateProblem as exc:
-        abort(400, description=str(exc))
+        abort(400, description=translate(exc))
     response = make_response(text)
     response.mimetype = "text/plain"
     return response

@@ -7,6 +7,7 @@ from flask_babel import gettext
 from flask_login import current_user
 
 from .. import audit, canned, htmx
+from ..i18n import translate
 from ..models import Contact, Conversation, Template
 from ..web import get_or_404, int_arg, login_required, role_required
 
@@ -61,7 +62,7 @@ def _save(template: Template | None):
             channels=" ".join(form.getlist("channels")),
         )
     except canned.TemplateProblem as exc:
-        return _form(template, gettext(str(exc)), form, 400)
+        return _form(template, translate(exc), form, 400)
     flash(gettext("Template saved."), "ok")
     return redirect(url_for("templates.index"), code=303)
 
@@ -91,6 +92,6 @@ def preview_POST():
         text = canned.render(request.form.get("body", "")[:20_000], contact, current_user._get_current_object(), conv)
         error = None
     except canned.TemplateProblem as exc:
-        text, error = "", str(exc)
+        text, error = "", translate(exc)
     html = render_template("templates/_preview.html", text=text, error=error, contact=contact)
     return html if htmx else render_template("templates/preview_page.html", preview=html)
