@@ -130,7 +130,7 @@ def serve(host: str, port: int, threads: int, with_demo: bool, no_worker: bool) 
 
         with _db().connection_context():
             if not User.select().exists():
-                _print_login(demo_data.load())
+                _print_login(demo_data.load(os.environ.get("INBOX_PASSWORD")))
     app = create_app()
     server = create_server(
         app, host=host, port=port, threads=threads, max_request_body_size=app.config["MAX_CONTENT_LENGTH"]

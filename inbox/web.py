@@ -30,13 +30,13 @@ CHANNEL_LABELS = {"email": lazy_gettext("Email"), "sms": lazy_gettext("SMS"), "w
 CHANNEL_ICONS = {"email": "✉", "sms": "💬", "whatsapp": "🟢"}
 # Error page titles, and what to say instead of werkzeug's English default descriptions.
 HTTP_TITLES = {
-    400: lazy_gettext("Bad request"),
+    400: lazy_gettext("Bad Request"),
     403: lazy_gettext("Forbidden"),
-    404: lazy_gettext("Not found"),
-    405: lazy_gettext("Method not allowed"),
-    413: lazy_gettext("Too large"),
-    429: lazy_gettext("Too many requests"),
-    500: lazy_gettext("Server error"),
+    404: lazy_gettext("Not Found"),
+    405: lazy_gettext("Method Not Allowed"),
+    413: lazy_gettext("Request Entity Too Large"),
+    429: lazy_gettext("Too Many Requests"),
+    500: lazy_gettext("Internal Server Error"),
 }
 HTTP_DESCRIPTIONS = {
     400: lazy_gettext("The request could not be understood."),
