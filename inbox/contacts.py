@@ -7,7 +7,7 @@ import datetime as dt
 from peewee import fn
 
 from . import audit, search
-from .db import db, utcnow
+from .db import utcnow, write_transaction
 from .i18n import N_, UserFacingError
 from .identities import InvalidIdentity, normalise_email, normalise_phone
 from .models import (
@@ -74,7 +74,7 @@ def create(actor: User, *, emails=(), phones=(), tags=(), **fields) -> Contact:
         if owner is not None:
             raise ContactError(N_("%(value)s already belongs to another contact."), field=kind, value=value)
     clean = _check_fields(fields)
-    with db.atomic():
+    with write_transaction():
         contact = Contact.create(**clean)
         for kind, value in values:
             Identity.create(contact=contact, kind=kind, value=value)
@@ -96,7 +96,7 @@ def update(contact: Contact, actor: User, **fields) -> Contact:
     changed = {k: v for k, v in clean.items() if before[k] != v}
     if not changed:
         return contact
-    with db.atomic():
+    with write_transaction():
         for key, value in changed.items():
             setattr(contact, key, value)
         contact.updated_at = utcnow()
@@ -132,7 +132,7 @@ def add_identity(contact: Contact, actor: User, kind: str, raw: str) -> Identity
         raise ContactError(
             N_("%(value)s belongs to another contact; merge the two contacts instead."), field=kind, value=value
         )
-    with db.atomic():
+    with write_transaction():
         identity = Identity.create(contact=contact, kind=kind, value=value)
         audit.record(actor, "identity_added", contact, conversation=_conv(contact), after={kind: value})
         search.index_contact(contact)
@@ -143,7 +143,7 @@ def remove_identity(contact: Contact, actor: User, identity_id: int) -> None:
     identity = Identity.get_or_none((Identity.id == identity_id) & (Identity.contact == contact))
     if identity is None:
         raise ContactError(N_("No such address on this contact."))
-    with db.atomic():
+    with write_transaction():
         identity.delete_instance()
         audit.record(
             actor, "identity_removed", contact, conversation=_conv(contact), before={identity.kind: identity.value}
@@ -171,7 +171,7 @@ def set_tags(contact: Contact, tags, actor: User | None = None) -> list[str]:
     old = [t.tag for t in ContactTag.select().where(ContactTag.contact == contact)]
     if set(new) == set(old):
         return new
-    with db.atomic():
+    with write_transaction():
         ContactTag.delete().where(ContactTag.contact == contact).execute()
         if new:
             ContactTag.insert_many([{"contact": contact.id, "tag": t} for t in new]).execute()
@@ -226,7 +226,7 @@ def merge(keep: Contact, other: Contact, actor: User) -> Contact:
         raise ContactError(N_("A contact cannot be merged with itself."))
     if other.merged_into_id or keep.merged_into_id:
         raise ContactError(N_("One of these contacts was already merged."))
-    with db.atomic():
+    with write_transaction():
         keep_conv = _conv(keep) or Conversation.create(contact=keep)
         other_conv = _conv(other)
         moved = {"identities": [f"{i.kind}:{i.value}" for i in other.identities]}

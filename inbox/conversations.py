@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as dt
 
 from . import audit, search
-from .db import db, utcnow
+from .db import utcnow, write_transaction
 from .i18n import N_, UserFacingError
 from .models import Conversation, Message, User
 
@@ -27,7 +27,7 @@ def assign(conv: Conversation, actor: User, assignee: User | None) -> None:
     before = conv.assignee_id
     if before == (assignee.id if assignee else None):
         return
-    with db.atomic():
+    with write_transaction():
         conv.assignee = assignee
         _touch(conv)
         audit.record(
@@ -43,7 +43,7 @@ def assign(conv: Conversation, actor: User, assignee: User | None) -> None:
 def close(conv: Conversation, actor: User) -> None:
     if conv.state == "closed":
         return
-    with db.atomic():
+    with write_transaction():
         before = conv.state
         conv.state = "closed"
         conv.snoozed_until = None
@@ -54,7 +54,7 @@ def close(conv: Conversation, actor: User) -> None:
 def reopen(conv: Conversation, actor: User) -> None:
     if conv.state == "open":
         return
-    with db.atomic():
+    with write_transaction():
         before = conv.state
         conv.state = "open"
         conv.snoozed_until = None
@@ -70,7 +70,7 @@ def snooze(conv: Conversation, actor: User, until: dt.datetime) -> None:
         raise ConversationError(N_("Pick a time in the future."))
     if until > utcnow() + dt.timedelta(days=366):
         raise ConversationError(N_("Snooze for at most a year."))
-    with db.atomic():
+    with write_transaction():
         conv.state = "snoozed"
         conv.snoozed_until = until
         conv.woke_at = None
@@ -84,7 +84,7 @@ def wake_due(now: dt.datetime | None = None) -> int:
     woken = 0
     due = Conversation.select().where((Conversation.state == "snoozed") & (Conversation.snoozed_until <= now))
     for conv in due.limit(1000):
-        with db.atomic():
+        with write_transaction():
             # Conditional update: with several consumers each conversation wakes once.
             n = (
                 Conversation.update(state="open", snoozed_until=None, woke_at=now, updated_at=now)
@@ -103,7 +103,7 @@ def add_note(conv: Conversation, author: User, text: str) -> Message:
         raise ConversationError(N_("The note is empty."))
     if len(text) > 50_000:
         raise ConversationError(N_("The note is too long."))
-    with db.atomic():
+    with write_transaction():
         note = Message.create(conversation=conv, direction="note", author=author, text=text, status="received")
         _touch(conv)
         search.index_message(note)

@@ -27,6 +27,9 @@ class BaseModel(Model):
     class Meta:
         database = db
         legacy_table_names = False
+        # save() writes only the fields this request changed, so two writers touching
+        # different columns of a conversation never undo each other.
+        only_save_dirty = True
 
 
 def open_database(url: str):
@@ -40,6 +43,14 @@ def init_db(url: str):
     database = open_database(url)
     db.initialize(database)
     return database
+
+
+def write_transaction():
+    """A transaction that will write: on SQLite it takes the write lock up front
+    (BEGIN IMMEDIATE), so a read-then-write never fails half way on a busy database."""
+    if isinstance(db.obj, SqliteDatabase):
+        return db.obj.atomic("IMMEDIATE")
+    return db.atomic()
 
 
 def is_sqlite() -> bool:

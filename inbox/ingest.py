@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from peewee import IntegrityError
 
 from . import audit, search
-from .db import db, utcnow
+from .db import utcnow, write_transaction
 from .identities import InvalidIdentity, normalise_email, provider_phone
 from .models import (
     Attachment,
@@ -69,7 +69,7 @@ def ingest(inbound: InboundMessage) -> IngestResult:
     """Store ``inbound`` once and keep its conversation's timers current."""
     for attempt in range(3):
         try:
-            with db.atomic():
+            with write_transaction():
                 return _ingest(inbound)
         except IntegrityError:
             # A concurrent ingest created the same message or identity first; the next

@@ -12,7 +12,7 @@ import logging
 
 from . import channels, search
 from .channels import ChannelError, TransientChannelError
-from .db import db, utcnow
+from .db import utcnow, write_transaction
 from .i18n import N_, UserFacingError
 from .models import Conversation, Identity, Message, User
 
@@ -92,7 +92,7 @@ def send(
     )
     channel = channels.channel_for(kind, preferred.channel if preferred and preferred.channel_id else None)
     now = at or utcnow()
-    with db.atomic():
+    with write_transaction():
         conv = Conversation.get_by_id(conversation.id)
         message = Message(
             conversation=conv,
@@ -174,7 +174,7 @@ def deliver(message_id: int) -> str:
 
 def mark_failed(message: Message, reason: str) -> None:
     """A reply that never left does not count as having answered the customer."""
-    with db.atomic():
+    with write_transaction():
         _set_status(message, "failed", error=reason)
         if message.response_seconds is not None:
             conv = Conversation.get_by_id(message.conversation_id)

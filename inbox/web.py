@@ -27,7 +27,7 @@ login_manager.login_message = lazy_gettext("Please log in to continue.")
 babel = Babel()
 
 CHANNEL_LABELS = {"email": lazy_gettext("Email"), "sms": lazy_gettext("SMS"), "whatsapp": lazy_gettext("WhatsApp")}
-CHANNEL_ICONS = {"email": "✉", "sms": "💬", "whatsapp": "🟢"}
+CHANNEL_SHORT = {"email": "Email", "sms": "SMS", "whatsapp": "WA"}
 # Error page titles, and what to say instead of werkzeug's English default descriptions.
 HTTP_TITLES = {
     400: lazy_gettext("Bad Request"),
@@ -171,9 +171,7 @@ def _channel_icon(kind: str | None) -> Markup:
     if not kind:
         return Markup("")
     label = CHANNEL_LABELS.get(kind, kind)
-    return Markup('<span class="ch ch-{k}" title="{l}" aria-label="{l}">{i}</span>').format(
-        k=kind, l=label, i=CHANNEL_ICONS.get(kind, "•")
-    )
+    return Markup('<span class="ch ch-{k}" title="{l}">{i}</span>').format(k=kind, l=label, i=CHANNEL_SHORT.get(kind, kind))
 
 
 def _error(exc: HTTPException):

@@ -27,7 +27,7 @@
       var seconds = (now - Date.parse(el.dataset.since)) / 1000;
       var target = parseInt(el.dataset.target || "86400", 10);
       var label = el.dataset.label || (lang.indexOf("ko") === 0 ? "대기 " : "waiting ");
-      el.textContent = "⏱ " + label + formatWait(seconds);
+      el.textContent = label + formatWait(seconds);
       el.classList.toggle("sla-breached", seconds > target);
       el.classList.toggle("sla-soon", seconds <= target && seconds > target * 0.75);
       el.classList.toggle("sla-ok", seconds <= target * 0.75);
@@ -39,7 +39,9 @@
 
   // Live inbox: rows that changed move to the top (newest sort) or are replaced in place.
   document.addEventListener("htmx:afterRequest", function (e) {
-    var elt = e.detail.elt;
+    // The response swaps in a fresh #inbox-poller (out of band), so htmx re-fires this
+    // event on a parent and detail.elt is no longer the poller; requestConfig.elt still is.
+    var elt = e.detail.requestConfig ? e.detail.requestConfig.elt : e.detail.elt;
     if (!elt || elt.id !== "inbox-poller" || !e.detail.successful) return;
     var list = document.getElementById("rows");
     if (!list) return;
