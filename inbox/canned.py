@@ -72,14 +72,14 @@ def check(body: str) -> None:
         raise TemplateProblem(N_("The template is longer than 20,000 characters."))
     try:
         _env.from_string(body).render(context(None, None, None))
-    except TemplateError as exc:
+    except (TemplateError, ArithmeticError, TypeError, ValueError) as exc:
         raise TemplateProblem(N_("Template error: %(error)s"), error=str(exc)) from None
 
 
 def render(body: str, contact: Contact | None, agent: User | None, conversation: Conversation | None) -> str:
     try:
         return _env.from_string(body).render(context(contact, agent, conversation)).strip()
-    except TemplateError as exc:
+    except (TemplateError, ArithmeticError, TypeError, ValueError) as exc:
         raise TemplateProblem(N_("Template error: %(error)s"), error=str(exc)) from None
 
 
