@@ -14,7 +14,7 @@ from . import channels, search
 from .channels import ChannelError, TransientChannelError
 from .db import utcnow, write_transaction
 from .i18n import N_, UserFacingError
-from .models import Conversation, Identity, Message, User
+from .models import Attachment, Conversation, Identity, Message, User
 
 log = logging.getLogger(__name__)
 
@@ -157,7 +157,7 @@ def deliver(message_id: int) -> str:
         mark_failed(message, f"No {message.channel_kind} channel is configured, so nothing was sent.")
         return "failed"
     try:
-        provider_id = adapter.send(message.channel, message)
+        provider_id = adapter.send(message.channel, outbound_data(message))
     except TransientChannelError as exc:
         _set_status(message, "queued", error=str(exc))
         raise
@@ -170,6 +170,41 @@ def deliver(message_id: int) -> str:
         return "failed"
     _set_status(message, "sent", provider_id=provider_id, error=None)
     return "sent"
+
+
+def outbound_data(message: Message) -> channels.OutboundMessage:
+    """The plain data an adapter needs for ``message``, including email threading."""
+    data = channels.OutboundMessage(
+        id=message.id,
+        kind=message.channel_kind,
+        to=message.address,
+        text=message.text,
+        subject=message.subject,
+        author_name=message.author.name if message.author_id else "",
+        attachments=[
+            channels.OutboundAttachment(a.filename, a.content_type, bytes(a.data))
+            for a in Attachment.select().where((Attachment.message == message) & Attachment.data.is_null(False))
+        ],
+        meta=dict(message.meta or {}),
+    )
+    if message.channel_kind == "email":
+        last = (
+            Message.select(Message.subject, Message.meta)
+            .where(
+                (Message.conversation == message.conversation_id)
+                & (Message.channel_kind == "email")
+                & (Message.direction == "in")
+                & (Message.id < message.id)
+            )
+            .order_by(Message.id.desc())
+            .first()
+        )
+        if last is not None:
+            meta = last.meta or {}
+            data.in_reply_to = meta.get("message_id")
+            data.references = (meta.get("references") or [])[-20:] + ([meta["message_id"]] if meta.get("message_id") else [])
+            data.thread_subject = last.subject
+    return data
 
 
 def mark_failed(message: Message, reason: str) -> None:

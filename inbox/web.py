@@ -14,6 +14,7 @@ from flask_login import LoginManager, current_user
 from flask_wtf.csrf import CSRFError
 from markupsafe import Markup
 from werkzeug.exceptions import HTTPException
+from werkzeug.routing import IntegerConverter
 
 from . import labels, settings
 from .db import db, utcnow
@@ -27,7 +28,7 @@ login_manager.login_message = lazy_gettext("Please log in to continue.")
 babel = Babel()
 
 CHANNEL_LABELS = {"email": lazy_gettext("Email"), "sms": lazy_gettext("SMS"), "whatsapp": lazy_gettext("WhatsApp")}
-CHANNEL_SHORT = {"email": "Email", "sms": "SMS", "whatsapp": "WA"}
+CHANNEL_SHORT = {"email": lazy_gettext("Email"), "sms": lazy_gettext("SMS"), "whatsapp": "WA"}
 # Error page titles, and what to say instead of werkzeug's English default descriptions.
 HTTP_TITLES = {
     400: lazy_gettext("Bad Request"),
@@ -104,6 +105,27 @@ def int_arg(name: str, default: int | None = None, *, source=None) -> int | None
     return number
 
 
+def cursor_arg(name: str) -> str | None:
+    """A paging cursor ``<ISO time>|<id>`` from the query string. A malformed one means the
+    first page; an id too large for the database is a 400, not a 500."""
+    value = request.args.get(name, "")[:80]
+    try:
+        number = int(value.partition("|")[2])
+    except ValueError:
+        return value or None
+    if not -(2**62) < number < 2**62:
+        abort(400, description=gettext("%(name)s is out of range.", name=name))
+    return value
+
+
+class IdConverter(IntegerConverter):
+    """``<int:...>`` in routes, capped at what the database stores: a longer number is a 404, not a 500."""
+
+    def __init__(self, map, *args, **kwargs):
+        kwargs.setdefault("max", 2**62)
+        super().__init__(map, *args, **kwargs)
+
+
 def get_or_404(model, object_id):
     obj = model.get_or_none(model.id == object_id)
     if obj is None:
@@ -114,7 +136,10 @@ def get_or_404(model, object_id):
 def to_utc(local: dt.datetime) -> dt.datetime:
     """A naive datetime typed by the user in their time zone -> naive UTC."""
     tz = ZoneInfo(select_timezone())
-    return local.replace(tzinfo=tz).astimezone(dt.UTC).replace(tzinfo=None)
+    try:
+        return local.replace(tzinfo=tz).astimezone(dt.UTC).replace(tzinfo=None)
+    except OverflowError:  # year 1 or 9999 shifted out of range: as invalid as a typo
+        raise ValueError("date out of range") from None
 
 
 def to_local(utc: dt.datetime) -> dt.datetime:
@@ -171,12 +196,14 @@ def _channel_icon(kind: str | None) -> Markup:
     if not kind:
         return Markup("")
     label = CHANNEL_LABELS.get(kind, kind)
-    return Markup('<span class="ch ch-{k}" title="{l}">{i}</span>').format(k=kind, l=label, i=CHANNEL_SHORT.get(kind, kind))
+    return Markup('<span class="ch ch-{k}" title="{l}">{i}</span>').format(
+        k=kind, l=label, i=CHANNEL_SHORT.get(kind, kind)
+    )
 
 
 def _error(exc: HTTPException):
-    description = exc.description if exc.description and exc.code != 404 else None
-    if exc.code == 404:
+    description = exc.description or None
+    if exc.code == 404 and description in (None, type(exc).description):  # keep a view's own reason
         description = gettext("Nothing here: the page or record does not exist.")
     if exc.code == 403:
         description = gettext("Your role does not allow this.")
@@ -200,6 +227,7 @@ def _csrf_error(exc: CSRFError):
 
 
 def init_app(app: Flask) -> None:
+    app.url_map.converters["int"] = IdConverter  # before the blueprints add their routes
     login_manager.init_app(app)
     babel.init_app(app, locale_selector=select_locale, timezone_selector=select_timezone)
 

@@ -21,13 +21,13 @@ class RecordingAdapter:
         self.outcome = outcome
         self.sent = []
 
-    def send(self, channel, message):
+    def send(self, channel, outbound):
         if self.outcome == "transient":
             raise TransientChannelError("provider busy (429)")
         if self.outcome == "permanent":
             raise ChannelError("mailbox does not exist")
-        self.sent.append(message.id)
-        return f"provider-{message.id}"
+        self.sent.append(outbound.id)
+        return f"provider-{outbound.id}"
 
 
 @pytest.fixture

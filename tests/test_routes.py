@@ -7,6 +7,7 @@ The role matrix is checked against ``app.url_map``: a new route without an entry
 from __future__ import annotations
 
 import functools
+import html
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -15,7 +16,7 @@ from werkzeug.security import generate_password_hash
 from inbox import canned, contacts, outbound
 from inbox.db import utcnow
 from inbox.ingest import InboundAttachment
-from inbox.models import ALL_MODELS, Attachment, Contact, Conversation, Message, Template, User
+from inbox.models import ALL_MODELS, Attachment, Channel, Contact, Conversation, Message, Template, User
 
 from . import factories
 from .conftest import csrf_token, login, post
@@ -97,7 +98,8 @@ def is_login_redirect(response, path: str) -> bool:
 
 
 def body(response) -> str:
-    return response.get_data(as_text=True)
+    """The response text with HTML entities decoded, to look for messages in."""
+    return html.unescape(response.get_data(as_text=True))
 
 
 # --- the matrix ----------------------------------------------------------------------
@@ -263,3 +265,377 @@ def test_assignee_filter_is_for_managers(client, agent, manager, email_channel):
     client = client_as(client.application, manager)
     page = body(client.get(f"/inbox?assignee={manager.id}"))
     assert "Assigned Lead" in page and "Unassigned Lead" not in page
+
+
+# --- garbage in, a clear answer out (never a 500) ---------------------------------------
+
+HUGE_ID = "9" * 30
+
+
+@pytest.fixture
+def as_admin(app, world, admin):
+    return client_as(app, admin)
+
+
+def test_unknown_ids_are_404_with_a_message(as_admin, world, email_channel):
+    other = factories.receive(email_channel, address="someone@example.com", text="Other thread")
+    w = world
+    gets = [
+        "/c/999999", f"/c/{HUGE_ID}", "/c/999999/timeline", "/c/999999/updates?since=2024-01-01",
+        "/c/999999/templates", f"/c/{w['conv']}/templates/render?template_id=999999",
+        f"/c/{w['conv']}/templates/render?shortcut=nope", "/attachments/999999", f"/attachments/{HUGE_ID}",
+        "/contacts/999999", f"/contacts/{HUGE_ID}", "/templates/999999", "/admin/users/999999",
+        f"/admin/users/{HUGE_ID}", "/vendor/nope.js", "/no/such/page",
+    ]  # fmt: skip
+    posts = [
+        ("/c/999999/close", {}),
+        (f"/c/{w['conv']}/assign", {"assignee_id": "999999"}),
+        (f"/c/{w['conv']}/messages/999999/retry", {}),
+        (f"/c/{w['conv']}/messages/{other.id}/retry", {}),  # a message of another conversation
+        (f"/c/{HUGE_ID}/reply", {"text": "hello"}),
+        ("/contacts/999999/panel", {"name": "x"}),
+        ("/contacts/999999/identities", {"kind": "email", "value": "a@example.com"}),
+        (f"/contacts/{w['contact']}/identities/{HUGE_ID}/delete", {}),
+        ("/contacts/merge", {"keep_id": w["contact"], "other_id": "999999"}),
+        ("/templates/999999", {"name": "x", "shortcut": "x", "body": "x"}),
+        ("/templates/999999/delete", {}),
+        ("/templates/preview", {"contact_id": "999999", "body": "x"}),
+        ("/admin/users/999999", {"name": "x"}),
+        (f"/admin/users/{w['user']}/deactivate", {"reassign_to": "999999"}),
+        ("/admin/users/999999/reactivate", {}),
+    ]
+    before = snapshot()
+    problems = []
+    for path in gets:
+        response = as_admin.get(path)
+        if response.status_code != 404 or "Nothing here" not in body(response):
+            problems.append(f"GET {path}: {response.status_code}")
+    for path, data in posts:
+        response = post(as_admin, path, data)
+        if response.status_code != 404 or "Nothing here" not in body(response):
+            problems.append(f"POST {path}: {response.status_code}")
+    assert not problems, "\n".join(problems)
+    assert snapshot() == before
+
+
+def test_404_keeps_the_views_own_reason(as_admin, world, email_channel, admin):
+    factories.receive(
+        email_channel, address="big@example.com",
+        attachments=[InboundAttachment("huge.zip", "application/zip", None, size=50 * MB, note="too large: 50 MB")],
+    )  # fmt: skip
+    att = Attachment.select().order_by(Attachment.id.desc()).get()
+    response = as_admin.get(f"/attachments/{att.id}")
+    assert response.status_code == 404
+    assert "This file was not kept: too large: 50 MB" in body(response)
+    contacts.merge(Contact.get_by_id(world["contact"]), Contact.get_by_id(world["other"]), admin)
+    response = post(as_admin, f"/contacts/{world['other']}/panel", {"name": "x"})
+    assert response.status_code == 404
+    assert "This contact was merged into another one." in body(response)
+    # the merged contact's page sends people to the contact it was merged into
+    response = as_admin.get(f"/contacts/{world['other']}")
+    assert response.status_code == 302 and response.headers["Location"].endswith(f"/contacts/{world['contact']}")
+
+
+def test_non_integer_ids_are_400(as_admin, world):
+    w = world
+    gets = [
+        ("/contacts?after=abc", "after must be a whole number."),
+        ("/contacts?after=1.5", "after must be a whole number."),
+        (f"/contacts?after={HUGE_ID}", "after is out of range."),
+        ("/inbox?assignee=abc", "assignee must be a whole number."),
+        ("/inbox?assignee=²", "assignee must be a whole number."),
+        (f"/inbox/updates?since={w['since']}&assignee=x", "assignee must be a whole number."),
+        (f"/c/{w['conv']}/updates?since={w['since']}&after_message=x", "after_message must be a whole number."),
+        (f"/c/{w['conv']}/updates?since={w['since']}&after_event=[]", "after_event must be a whole number."),
+        (f"/c/{w['conv']}/templates/render?template_id=x", "template_id must be a whole number."),
+        (f"/c/{w['conv']}/templates/render?template_id={HUGE_ID}", "template_id is out of range."),
+    ]
+    posts = [
+        (f"/c/{w['conv']}/assign", {"assignee_id": "abc"}, "assignee_id must be a whole number."),
+        (f"/c/{w['conv']}/assign", {"assignee_id": HUGE_ID}, "assignee_id is out of range."),
+        ("/contacts/merge", {"keep_id": "x", "other_id": w["other"]}, "keep_id must be a whole number."),
+        ("/contacts/merge", {"keep_id": w["contact"], "other_id": "1e3"}, "other_id must be a whole number."),
+        ("/contacts/merge", {}, "Choose the two contacts to merge."),
+        ("/templates/preview", {"contact_id": "abc", "body": "x"}, "contact_id must be a whole number."),
+        (f"/admin/users/{w['user']}/deactivate", {"reassign_to": "abc"}, "reassign_to must be a whole number."),
+    ]
+    before = snapshot()
+    problems = []
+    for path, reason in gets:
+        response = as_admin.get(path)
+        if response.status_code != 400 or reason not in body(response):
+            problems.append(f"GET {path}: {response.status_code}")
+    for path, data, reason in posts:
+        response = post(as_admin, path, data)
+        if response.status_code != 400 or reason not in body(response):
+            problems.append(f"POST {path} {data}: {response.status_code}")
+    assert not problems, "\n".join(problems)
+    assert snapshot() == before
+
+
+def test_owner_that_is_not_a_number_is_a_panel_error(as_admin, world):
+    for owner in ("abc", "²", HUGE_ID, "-1"):
+        response = post(as_admin, f"/contacts/{world['contact']}/panel", {"owner_id": owner}, htmx=True)
+        assert response.status_code == 200, owner
+        assert "Unknown owner." in body(response) or "Unknown or deactivated owner." in body(response), owner
+    assert Contact.get_by_id(world["contact"]).owner_id is None
+
+
+def test_huge_strings(as_admin, world):
+    w = world
+    megabyte = "x" * MB
+    before = snapshot()
+    for path, data, reason in [
+        (f"/c/{w['conv']}/reply", {"kind": "email", "text": megabyte}, "The message is longer than 50000 characters."),
+        (f"/c/{w['conv']}/reply", {"mode": "note", "text": megabyte}, "The note is too long."),
+        ("/contacts/new", {"name": megabyte}, "Too long (at most 255 characters)."),
+        ("/contacts/new", {"name": "Kim", "notes": megabyte}, "Too long (at most 20000 characters)."),
+        ("/contacts/new", {"emails": megabyte}, "Not a valid email address"),
+        ("/admin/users", {"email": "big@example.com", "name": megabyte, "password": NEW_PASSWORD},
+         "Give a name of at most 120 characters."),
+        ("/admin/users", {"email": "big@example.com", "name": "Big", "password": megabyte}, "The password is too long."),
+        ("/templates/new", {"name": "Big", "shortcut": "big", "body": megabyte},
+         "The template is longer than 20,000 characters."),
+    ]:  # fmt: skip
+        response = post(as_admin, path, data)
+        assert response.status_code == 400, path
+        assert reason in body(response), path
+    for path, data, reason in [
+        (f"/contacts/{w['contact']}/panel", {"name": megabyte}, "Too long (at most 255 characters)."),
+        (f"/contacts/{w['contact']}/identities", {"kind": "phone", "value": megabyte}, "Phone number is empty or too long."),
+        ("/templates/preview", {"body": megabyte}, "The template is longer than 20,000 characters."),
+    ]:
+        response = post(as_admin, path, data, htmx=True)
+        assert response.status_code == 200, path
+        assert reason in body(response), path
+    assert snapshot() == before
+    # search boxes cut the query short instead of failing
+    for path in (
+        f"/inbox?q={megabyte}",
+        f"/contacts?q={megabyte}",
+        f"/c/{w['conv']}/templates?q={megabyte}",
+    ):
+        assert as_admin.get(path).status_code == 200, path[:60]
+    assert as_admin.get(f"/c/{w['conv']}/templates/render?shortcut={megabyte}").status_code == 404
+
+
+def test_body_over_the_size_limit_is_413(as_admin, world):
+    data = {"csrf_token": csrf_token(as_admin, "/me"), "text": "x" * (26 * MB)}
+    response = as_admin.post(f"/c/{world['conv']}/reply", data=data)
+    assert response.status_code == 413
+    assert "The upload is too large." in body(response)
+
+
+def test_unknown_filter_values_fall_back_to_defaults(as_admin, world):
+    for query in (
+        "folder=nope&sort=nope",
+        "channel=fax&lead_status=nope&tag=" + "t" * 500,
+        "folder[]=open&sort=",
+        "q=%00%ff",
+        "q=\"'*(){}[]:^-",
+    ):
+        response = as_admin.get(f"/inbox?{query}")
+        assert response.status_code == 200, query
+    assert "Customer One" in body(as_admin.get("/inbox?folder=nope&sort=nope"))
+
+
+@pytest.mark.parametrize(
+    "since",
+    ["", "now", "yesterday", "2024-13-01", "0001-01-01", "0001-01-01T00:00:00%2B09:00", "%00"],
+)
+def test_malformed_since_is_400(as_admin, world, since):
+    for path in ("/inbox/updates", f"/c/{world['conv']}/updates"):
+        response = as_admin.get(f"{path}?since={since}")
+        assert response.status_code == 400, path
+        assert "since must be a timestamp." in body(response)
+
+
+@pytest.mark.parametrize("since", ["2024-01-01T00:00:00%2B09:00", "2024-01-01T00:00:00Z", "9999-12-31T23:59:59"])
+def test_odd_but_valid_since(as_admin, world, since):
+    for path in ("/inbox/updates", f"/c/{world['conv']}/updates"):
+        assert as_admin.get(f"{path}?since={since}").status_code == 200, path
+
+
+@pytest.mark.parametrize(
+    ("cursor", "status"),
+    [
+        ("garbage", 200),
+        ("2024-01-01T00:00:00|", 200),
+        ("|5", 200),
+        ("x|1", 200),
+        ("2024-01-01T00:00:00|abc", 200),
+        ("2024-01-01T00:00:00|" + "1" * 20, 400),
+        ("2024-01-01T00:00:00%2B09:00|5", 200),
+        ("9999-12-31T23:59:59|1", 200),
+    ],
+)
+def test_malformed_cursors(as_admin, world, cursor, status):
+    """A cursor that cannot be read means the first page; one whose id no database can
+    hold is a 400."""
+    for path in (f"/inbox?cursor={cursor}", f"/inbox?sort=waiting&cursor={cursor}", f"/c/{world['conv']}/timeline?before={cursor}"):
+        response = as_admin.get(path)
+        assert response.status_code == status, path
+        if status == 400:
+            assert "is out of range." in body(response)
+
+
+@pytest.mark.parametrize(
+    ("kind", "value", "reason"),
+    [
+        ("email", "not an email", "Not a valid email address"),
+        ("email", "", "Not a valid email address"),
+        ("email", "a@" + "b" * 300 + ".com", "Not a valid email address"),
+        ("phone", "12", "not a valid phone number"),
+        ("phone", "call me", "Not a phone number"),
+        ("phone", "1" * 100, "Phone number is empty or too long."),
+        ("email", "customer@example.com", "customer@example.com is already on this contact."),
+        ("email", "other@example.com", "other@example.com already belongs to Customer One"),
+    ],
+)
+def test_bad_identity_rerenders_the_panel_with_the_reason(as_admin, world, kind, value, reason):
+    before = snapshot()
+    path = f"/contacts/{world['contact']}/identities"
+    response = post(as_admin, path, {"kind": kind, "value": value}, htmx=True)
+    assert response.status_code == 200
+    assert reason.lower() in body(response).lower()
+    assert 'id="contact-panel"' in body(response) or "panel" in body(response)
+    # without HTMX: back to the contact page, with the reason flashed there
+    response = post(as_admin, path, {"kind": kind, "value": value})
+    assert response.status_code == 303
+    assert reason.lower() in body(as_admin.get(response.headers["Location"])).lower()
+    assert snapshot() == before
+
+
+def test_identity_kind_must_be_email_or_phone(as_admin, world):
+    response = post(as_admin, f"/contacts/{world['contact']}/identities", {"kind": "fax", "value": "123"})
+    assert response.status_code == 400 and "kind must be email or phone." in body(response)
+
+
+def test_bad_contact_fields(as_admin, world):
+    path = f"/contacts/{world['contact']}/panel"
+    for data, reason in [
+        ({"lead_status": "zzz"}, "Unknown lead status."),
+        ({"next_action_at": "tomorrow"}, "Next action date is not a date."),
+        ({"next_action_at": "0001-01-01T00:00"}, "Next action date is not a date."),
+        ({"next_action_at": "9999-12-31T23:59"}, ""),
+        ({"owner_id": "999999"}, "Unknown or deactivated owner."),
+    ]:
+        response = post(as_admin, path, data, htmx=True)
+        assert response.status_code == 200, data
+        assert reason in body(response), data
+    response = post(as_admin, "/contacts/new", {"name": "Kim", "next_action_at": "0001-01-01T00:00"})
+    assert response.status_code == 400 and "Next action date is not a date." in body(response)
+    response = post(as_admin, "/contacts/new", {})
+    assert response.status_code == 400 and "Give at least a name, an email or a phone." in body(response)
+
+
+def test_snooze_in_the_past_or_garbage(as_admin, world):
+    path = f"/c/{world['conv']}/snooze"
+    before = snapshot()
+    for until, reason in [
+        ("2000-01-01T00:00", "Pick a time in the future."),
+        ("0001-01-01T00:00", "Pick a time in the future."),
+        ("9999-12-31T23:59", "Snooze for at most a year."),
+        ("soon", "Pick a date and time to snooze until."),
+        ("", "Pick a date and time to snooze until."),
+    ]:
+        response = post(as_admin, path, {"until": until})
+        assert response.status_code == 400, until
+        assert reason in body(response), until
+        response = post(as_admin, path, {"until": until}, htmx=True)
+        assert response.status_code == 200, until
+        assert reason in body(response), until
+    response = post(as_admin, path, {"preset": "forever"})
+    assert response.status_code == 400 and "Pick a date and time to snooze until." in body(response)
+    assert snapshot() == before
+    assert Conversation.get_by_id(world["conv"]).state == "open"
+
+
+def test_empty_or_odd_replies(as_admin, world):
+    path = f"/c/{world['conv']}/reply"
+    before = snapshot()
+    for data, reason in [
+        ({"kind": "email", "text": ""}, "The message is empty."),
+        ({"kind": "email", "text": "   \n\t "}, "The message is empty."),
+        ({"text": "hello"}, "Unknown channel"),
+        ({"kind": "fax", "text": "hello"}, "Unknown channel: fax"),
+        ({"kind": "sms", "text": "hello", "mode": "reply"}, ""),  # has a phone: stored (checked below)
+        ({"mode": "note", "text": ""}, "The note is empty."),
+    ]:
+        if data.get("kind") == "sms":
+            continue
+        response = post(as_admin, path, data)
+        assert response.status_code == 400, data
+        assert reason in body(response), data
+        response = post(as_admin, path, data, htmx=True)
+        assert response.status_code == 200, data
+        assert reason in body(response), data
+    assert snapshot() == before
+    # a contact without a phone cannot get an SMS
+    lonely = factories.receive(Channel.get(), address="lonely@example.com", text="hi")
+    response = post(as_admin, f"/c/{lonely.conversation_id}/reply", {"kind": "sms", "text": "hello"})
+    assert response.status_code == 400 and "This contact has no phone number." in body(response)
+    assert Message.select().where(Message.direction == "out").count() == 1  # the world's failed reply
+
+
+def test_wrong_types_and_shapes(as_admin, world, admin):
+    w = world
+    # JSON instead of a form: nothing to read, so the view says what is missing
+    response = as_admin.post(
+        f"/c/{w['conv']}/reply", json={"kind": "email", "text": "hi"}, headers={"X-CSRFToken": csrf_token(as_admin, "/me")}
+    )
+    assert response.status_code == 400 and "The message is empty." in body(response)
+    # repeated fields: the first one counts
+    response = post(as_admin, f"/c/{w['conv']}/assign", {"assignee_id": [str(w["agent"]), "abc"]})
+    assert response.status_code == 303
+    assert Conversation.get_by_id(w["conv"]).assignee_id == w["agent"]
+    # admin forms
+    response = post(as_admin, "/admin/users", {"email": "l@example.com", "name": "L", "password": NEW_PASSWORD,
+                                               "locale": "xx"})  # fmt: skip
+    assert response.status_code == 400 and "Language must be ko or en." in body(response)
+    response = post(as_admin, "/admin/users", {"email": "l@example.com", "name": "L", "role": "god"})
+    assert response.status_code == 400 and "Role must be agent, manager or admin." in body(response)
+    response = post(as_admin, "/admin/users", {"email": "bad", "name": "L"})
+    assert response.status_code == 400 and "Not a valid email address" in body(response)
+    response = post(as_admin, "/admin/users", {"email": "l@example.com", "name": "L", "password": "short"})
+    assert response.status_code == 400 and "The password needs at least 10 characters." in body(response)
+    assert not User.select().where(User.email == "l@example.com").exists()
+    for path, data, reason in [
+        (f"/admin/users/{w['user']}", {"role": "god"}, "Role must be agent, manager or admin."),
+        (f"/admin/users/{w['user']}", {"name": "  "}, "Give a name of at most 120 characters."),
+        (f"/admin/users/{admin.id}/deactivate", {}, "You cannot deactivate yourself."),
+        (f"/admin/users/{w['user']}/deactivate", {"reassign_to": w["user"]}, "Pick an active colleague to take over."),
+        ("/me", {"timezone": "Mars/Olympus_Mons"}, "Unknown time zone."),
+        ("/me", {"locale": "xx"}, "Language must be ko or en."),
+        ("/me", {"new_password": NEW_PASSWORD, "current_password": "wrong"}, "The current password is wrong."),
+        ("/me", {"new_password": "short", "current_password": factories.PASSWORD},
+         "The password needs at least 10 characters."),
+    ]:  # fmt: skip
+        response = post(as_admin, path, data)
+        assert response.status_code == 303, (path, data)
+        assert reason in body(as_admin.get(response.headers["Location"])), (path, data)
+    assert User.get_by_id(w["user"]).role == "agent" and User.get_by_id(w["user"]).active
+    # templates
+    for data, reason in [
+        ({"name": "", "shortcut": "", "body": "x"}, "Name and shortcut are required."),
+        ({"name": "x", "shortcut": "a b", "body": "x"}, "Shortcut: letters, digits, - and _ only"),
+        ({"name": "x", "shortcut": "welcome", "body": "x"}, "The shortcut /welcome is already used by"),
+        ({"name": "x", "shortcut": "x", "body": "{{ nope }}"}, "Template error"),
+        ({"name": "x", "shortcut": "x", "body": "{% for %}"}, "Template error"),
+        ({"name": "x", "shortcut": "x", "body": "{{ ''.__class__.__mro__ }}"}, "Template error"),
+    ]:
+        response = post(as_admin, "/templates/new", data)
+        assert response.status_code == 400, data
+        assert reason in body(response), data
+    response = post(as_admin, "/templates/preview", {"body": "{{ contact.name.__class__ }}"}, htmx=True)
+    assert response.status_code == 200 and "Template error" in body(response)
+    response = post(as_admin, "/contacts/merge", {"keep_id": w["contact"], "other_id": w["contact"]})
+    assert response.status_code == 400 and "A contact cannot be merged with itself." in body(response)
+
+
+def test_wrong_method_is_405(as_admin, world):
+    for path in ("/logout", f"/c/{world['conv']}/close", "/contacts/merge"):
+        response = as_admin.get(path)
+        assert response.status_code == 405, path
+        assert "This action is not available here." in body(response)
+    assert as_admin.delete(f"/c/{world['conv']}").status_code == 405

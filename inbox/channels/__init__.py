@@ -1,15 +1,42 @@
 """The channel adapter interface and the registry of adapters by channel kind.
 
 An adapter knows one provider and nothing else. Inbound: it turns what the provider
-gives into ``InboundMessage`` data for ``ingest()``. Outbound: ``send(channel, message)``
-returns the provider's message id or raises a ``ChannelError``.
+gives into ``InboundMessage`` data for ``ingest()``. Outbound: ``send(settings, outbound)``
+takes plain data (``OutboundMessage``) and returns the provider's message id or raises a
+``ChannelError``.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Protocol
 
-from ..models import Channel, Message
+from ..models import Channel
+
+
+@dataclass
+class OutboundAttachment:
+    filename: str
+    content_type: str
+    data: bytes
+
+
+@dataclass
+class OutboundMessage:
+    """What a provider needs to send one message; built by ``outbound.deliver()``."""
+
+    id: int
+    kind: str  # email | sms | whatsapp
+    to: str  # email address or E.164 phone
+    text: str
+    subject: str = ""
+    author_name: str = ""
+    attachments: list[OutboundAttachment] = field(default_factory=list)
+    # Email threading: the customer's last mail, so the reply threads in their client.
+    in_reply_to: str | None = None
+    references: list[str] = field(default_factory=list)
+    thread_subject: str = ""
+    meta: dict = field(default_factory=dict)
 
 
 class ChannelError(Exception):
@@ -24,7 +51,7 @@ class Adapter(Protocol):
     kind: str  # the Channel.kind it serves, e.g. "email" or "twilio"
     message_kinds: tuple[str, ...]  # the Message.channel_kind values it can send
 
-    def send(self, channel: Channel, message: Message) -> str: ...
+    def send(self, channel: Channel, outbound: OutboundMessage) -> str: ...
 
 
 ADAPTERS: dict[str, Adapter] = {}

@@ -45,6 +45,8 @@ def _users_page(error: str | None = None, values=None, status: int = 200):
 def users_POST():
     form = request.form
     password = form.get("password") or secrets.token_urlsafe(9)
+    if form.get("locale") not in (None, "", "ko", "en"):  # a user with an unknown locale gets a 500 on every page
+        return _users_page(gettext("Language must be ko or en."), form, 400)
     try:
         user = accounts.create(
             email=form.get("email", ""), name=form.get("name", ""), role=form.get("role", "agent"),

@@ -14,7 +14,9 @@ bp = Blueprint("auth", __name__)
 
 
 def _safe_next(target: str | None) -> str:
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+    # Browsers drop tabs and line breaks from URLs: "/\t/evil.com" would become "//evil.com".
+    local = target and target.startswith("/") and not target.startswith("//")
+    if local and "\\" not in target and target.isprintable():
         return target
     return url_for("conversations.index")
 

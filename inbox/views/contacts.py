@@ -32,7 +32,7 @@ def _fields_from_form(form) -> dict:
     fields = {k: form[k] for k in contacts.EDITABLE if k in form}
     if "owner_id" in form:
         owner = form.get("owner_id")
-        if owner and not owner.isdigit():
+        if owner and not (owner.isascii() and owner.isdigit() and len(owner) < 12):
             raise contacts.ContactError(N_("Unknown owner."), field="owner")
         fields["owner_id"] = int(owner) if owner else None
     if "next_action_at" in form:
@@ -61,7 +61,7 @@ def _panel_or_redirect(contact: Contact, error: str | None = None):
     if error:
         flash(error, "error")
     back = request.form.get("next") or url_for("contacts.show", contact_id=contact.id)
-    if not back.startswith("/") or back.startswith("//"):
+    if not back.startswith("/") or back.startswith("//") or "\\" in back or not back.isprintable():
         back = url_for("contacts.show", contact_id=contact.id)
     return redirect(back, code=303)
 
@@ -100,9 +100,7 @@ def new_POST():
             _me(), emails=emails, phones=phones, tags=form.get("tags", ""), **_fields_from_form(form)
         )
     except contacts.ContactError as exc:
-        return render_template(
-            "contacts/new.html", values=form, error=translate(exc), lead_statuses=LEAD_STATUSES
-        ), 400
+        return render_template("contacts/new.html", values=form, error=translate(exc), lead_statuses=LEAD_STATUSES), 400
     return redirect(url_for("contacts.show", contact_id=contact.id), code=303)
 
 

@@ -15,7 +15,7 @@ from .. import canned, conversations, htmx, listing, outbound, timeline
 from ..db import utcnow
 from ..i18n import translate
 from ..models import LEAD_STATUSES, Attachment, Conversation, Message, Template, User
-from ..web import get_or_404, int_arg, login_required, to_utc
+from ..web import cursor_arg, get_or_404, int_arg, login_required, to_utc
 
 bp = Blueprint("conversations", __name__)
 
@@ -31,7 +31,13 @@ def _me() -> User:
     return current_user._get_current_object()
 
 
+# Inline in the browser; everything else (SVG, HTML, PDF...) is a download.
+RASTER_IMAGES = {"image/png", "image/jpeg", "image/gif", "image/webp", "image/avif", "image/bmp"}
+
+
 def _filter() -> listing.InboxFilter:
+    int_arg("assignee", source=request.args)  # a non-number is a 400, not a 500
+    cursor_arg("cursor")
     f = listing.InboxFilter.from_args(request.args, default_folder="open")
     if f.assignee is not None and not current_user.can("manager"):
         f.assignee = None  # looking at one colleague's queue is a manager view
@@ -65,13 +71,20 @@ def index():
 def updates():
     """Rows changed since the list was drawn; the page moves or replaces them."""
     f = _filter()
+    f.cursor = None
+    page = listing.conversations(_me(), f, limit=50, updated_since=_since())
+    return render_template("conversations/_updates.html", page=page, f=f, since=listing.now_token())
+
+
+def _since() -> dt.datetime:
+    """The ``since`` token of a live update as naive UTC, less two seconds of slack."""
     try:
         since = dt.datetime.fromisoformat(request.args.get("since", ""))
-    except ValueError:
+        if since.tzinfo is not None:
+            since = since.astimezone(dt.UTC).replace(tzinfo=None)
+        return since - dt.timedelta(seconds=2)
+    except (ValueError, OverflowError):
         abort(400, description=gettext("since must be a timestamp."))
-    f.cursor = None
-    page = listing.conversations(_me(), f, limit=50, updated_since=since - dt.timedelta(seconds=2))
-    return render_template("conversations/_updates.html", page=page, f=f, since=listing.now_token())
 
 
 def _conversation(conversation_id: int) -> Conversation:
@@ -111,7 +124,7 @@ def show(conversation_id: int):
 @login_required
 def older(conversation_id: int):
     conv = _conversation(conversation_id)
-    tl = timeline.page(conv, before=request.args.get("before", "")[:80])
+    tl = timeline.page(conv, before=cursor_arg("before"))
     return render_template("conversations/_older.html", conv=conv, timeline=tl)
 
 
@@ -121,12 +134,9 @@ def conversation_updates(conversation_id: int):
     conv = _conversation(conversation_id)
     after_message = int_arg("after_message", 0)
     after_event = int_arg("after_event", 0)
-    try:
-        since = dt.datetime.fromisoformat(request.args.get("since", ""))
-    except ValueError:
-        abort(400, description=gettext("since must be a timestamp."))
-    changes = timeline.changes(conv, after_message, after_event, since - dt.timedelta(seconds=2))
-    header_changed = conv.updated_at > since - dt.timedelta(seconds=2)
+    since = _since()
+    changes = timeline.changes(conv, after_message, after_event, since)
+    header_changed = conv.updated_at > since
     return render_template(
         "conversations/_conversation_updates.html",
         conv=conv, changes=changes, since=listing.now_token(), header_changed=header_changed,
@@ -286,12 +296,13 @@ def attachment(attachment_id: int):
     att = get_or_404(Attachment, attachment_id)
     if att.data is None:
         abort(404, description=gettext("This file was not kept: %(note)s", note=att.note or ""))
-    inline = att.content_type.startswith("image/") and att.content_type != "image/svg+xml"
+    content_type = att.content_type.split(";")[0].strip().lower()
+    inline = content_type in RASTER_IMAGES
     response = send_file(
         BytesIO(bytes(att.data)),
-        mimetype=att.content_type if inline else "application/octet-stream",
+        mimetype=content_type if inline else "application/octet-stream",
         as_attachment=not inline,
-        download_name=att.filename,
+        download_name=" ".join(att.filename.split()) or "attachment",  # no line breaks in a header
     )
     response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
     return response

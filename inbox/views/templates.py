@@ -22,7 +22,15 @@ def index():
 
 def _form(template: Template | None, error: str | None = None, values=None, status: int = 200):
     return render_template(
-        "templates/form.html", template=template, error=error, values=values or {}, variables=canned.VARIABLES
+        "templates/form.html",
+        template=template,
+        error=error,
+        values=values or {},
+        variables=canned.VARIABLES,
+        preview_contacts=Contact.select()
+        .where(Contact.merged_into.is_null() & (Contact.name != ""))
+        .order_by(Contact.id.desc())
+        .limit(30),
     ), status
 
 

@@ -8,7 +8,6 @@ One browser per session, a fresh context (cookies, storage) per test.
 
 from __future__ import annotations
 
-import re
 import threading
 from pathlib import Path
 

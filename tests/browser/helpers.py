@@ -20,9 +20,11 @@ def watch_errors(page) -> list[str]:
     page.on("pageerror", lambda exc: errors.append(f"pageerror: {exc}"))
     page.on(
         "console",
-        lambda msg: errors.append(f"console: {msg.text}")
-        if msg.type == "error" and not _IGNORED_CONSOLE.match(msg.text)
-        else None,
+        lambda msg: (
+            errors.append(f"console: {msg.text}")
+            if msg.type == "error" and not _IGNORED_CONSOLE.match(msg.text)
+            else None
+        ),
     )
     return errors
 
