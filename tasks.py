@@ -11,8 +11,9 @@ import functools
 import logging
 
 from huey import crontab
+from huey.exceptions import TaskLockedException
 
-from inbox import conversations, outbound, settings, users
+from inbox import conversations, outbound, polling, settings, users
 from inbox.channels import TransientChannelError
 from inbox.db import db, init_db
 from inbox.queue import huey
@@ -64,6 +65,33 @@ def wake_snoozed() -> int:
 @with_db
 def prune_login_attempts() -> int:
     return users.prune_login_attempts()
+
+
+@huey.periodic_task(crontab(minute="*"))
+@with_db
+def poll_channels() -> int:
+    """Fan out: one poll task per mailbox that is due (interval and back-off respected)."""
+    from inbox.models import Channel
+
+    started = 0
+    for channel in Channel.select().where(Channel.enabled & (Channel.kind == "email")):
+        if polling.due(channel):
+            poll_email_channel(channel.id)
+            started += 1
+    return started
+
+
+@huey.task()
+@with_db
+def poll_email_channel(channel_id: int) -> str:
+    # One poller per mailbox at a time; a second request while one runs is dropped, as
+    # the running poll will see the same new mail.
+    try:
+        with huey.lock_task(f"poll-email-{channel_id}"):
+            result = polling.poll_email(channel_id)
+    except TaskLockedException:
+        return "already polling"
+    return result.error or f"stored {result.stored}"
 
 
 @huey.task()

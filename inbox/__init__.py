@@ -35,6 +35,7 @@ def create_app(config: dict | None = None) -> Flask:
     htmx.init_app(app)
     web.init_app(app)
 
+    from .channels import email  # noqa: F401  (registers the email adapter)
     from .views import admin, auth, contacts, conversations, health, templates, vendor
 
     for module in (auth, conversations, contacts, templates, admin, health, vendor):

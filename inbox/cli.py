@@ -164,6 +164,116 @@ def worker(workers: int | None) -> None:
     _consumer(workers).run()
 
 
+@main.group("channel")
+def channel_group() -> None:
+    """Connected mailboxes and messaging accounts."""
+
+
+@channel_group.command("add-email")
+@click.option("--name", required=True)
+@click.option("--imap-host", required=True)
+@click.option("--imap-port", type=int, default=993, show_default=True)
+@click.option("--imap-security", type=click.Choice(["ssl", "starttls", "none"]), default="ssl", show_default=True)
+@click.option("--imap-username", required=True)
+@click.option("--smtp-host", required=True)
+@click.option("--smtp-port", type=int, default=465, show_default=True)
+@click.option("--smtp-security", type=click.Choice(["ssl", "starttls", "none"]), default="ssl", show_default=True)
+@click.option("--smtp-username", default="")
+@click.option("--from-address", required=True)
+@click.option("--from-name", default="")
+@click.option("--folders", default="INBOX", show_default=True, help="Comma-separated.")
+@click.option("--import-since", default=None, help="YYYY-MM-DD: first sync imports mail from that day on.")
+@click.option("--append-to-sent", is_flag=True, help="Also keep a copy of replies in the Sent folder.")
+def channel_add_email(name: str, **options) -> None:
+    """Connect a mailbox. Passwords: INBOX_IMAP_PASSWORD / INBOX_SMTP_PASSWORD, else prompted."""
+    from . import channel_config
+
+    _upgrade_quietly()
+    options["imap_password"] = os.environ.get("INBOX_IMAP_PASSWORD") or getpass.getpass("IMAP password: ")
+    if options["smtp_username"]:
+        options["smtp_password"] = os.environ.get("INBOX_SMTP_PASSWORD") or getpass.getpass("SMTP password: ")
+    with _db().connection_context():
+        try:
+            channel = channel_config.add_email_channel(name, options)
+        except channel_config.ChannelConfigError as exc:
+            raise click.ClickException(f"{exc.field}: {exc}" if exc.field else str(exc)) from None
+    click.echo(f"added email channel {channel.name} (id {channel.id}); run `inbox channel test {channel.name}`")
+
+
+@channel_group.command("list")
+def channel_list() -> None:
+    """Every channel with its health."""
+    from .models import Channel
+
+    with _db().connection_context():
+        for ch in Channel.select().order_by(Channel.id):
+            health = "ok" if not ch.error_count else f"failing x{ch.error_count}: {ch.last_error}"
+            last = ch.last_poll_at.isoformat(timespec="seconds") + "Z" if ch.last_poll_at else "never"
+            state = "" if ch.enabled else " (disabled)"
+            click.echo(f"{ch.id}\t{ch.kind}\t{ch.name}{state}\tlast poll {last}\t{health}")
+
+
+def _channel_named(name: str):
+    from .models import Channel
+
+    channel = Channel.get_or_none(Channel.name == name)
+    if channel is None:
+        raise click.ClickException(f"no channel named {name!r} (see `inbox channel list`)")
+    return channel
+
+
+@channel_group.command("test")
+@click.argument("name")
+def channel_test(name: str) -> None:
+    """Log in to the channel's servers and say exactly what failed."""
+    from . import channel_config
+
+    with _db().connection_context():
+        results = channel_config.test_email_channel(_channel_named(name))
+    for step, ok, detail in results:
+        click.echo(f"{'ok  ' if ok else 'FAIL'} {step}: {detail}")
+    if not all(ok for _, ok, _ in results):
+        sys.exit(1)
+
+
+@main.command()
+@click.option("--channel", "channel_name", default=None, help="Only this channel (default: every email channel).")
+@click.option("--once", is_flag=True, required=True, help="Sync until caught up, then exit.")
+def poll(channel_name: str | None, once: bool) -> None:
+    """Fetch new mail now, with a progress bar; non-zero exit with the reason on failure."""
+    from . import polling
+    from .models import Channel
+
+    _upgrade_quietly()
+    failed = False
+    with _db().connection_context():
+        targets = (
+            [_channel_named(channel_name)]
+            if channel_name
+            else list(Channel.select().where(Channel.enabled & (Channel.kind == "email")))
+        )
+        for channel in targets:
+            bar = {"shown": None}
+
+            def progress(p, bar=bar, channel=channel):
+                if bar["shown"] is None:
+                    bar["shown"] = click.progressbar(length=max(p["total"], 1), label=f"{channel.name} {p['folder']}")
+                    bar["shown"].__enter__()
+                    bar["done"] = 0
+                bar["shown"].update(p["done"] - bar["done"])
+                bar["done"] = p["done"]
+
+            result = polling.poll_email(channel.id, on_progress=progress)
+            if bar["shown"] is not None:
+                bar["shown"].__exit__(None, None, None)
+            if result.error:
+                click.echo(f"{channel.name}: FAILED: {result.error}", err=True)
+                failed = True
+            else:
+                click.echo(f"{channel.name}: {result.stored} new messages stored ({result.fetched} fetched)")
+    sys.exit(1 if failed else 0)
+
+
 @main.command()
 @click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True), default="-", show_default=True)
 def export(output: str) -> None:

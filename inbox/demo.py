@@ -48,11 +48,13 @@ CUSTOMERS = [
 
 
 def _channels() -> tuple[Channel, Channel]:
+    """Placeholder channels that hold the demo conversations; they are not connected to
+    any server (disabled), so a reply in the demo fails visibly with "no channel"."""
     email = Channel.get_or_none(Channel.name == "Demo mailbox") or Channel.create(
-        kind="email", name="Demo mailbox", settings={"from_address": "sales@example.com", "demo": True}
+        kind="email", name="Demo mailbox", enabled=False, settings={"from_address": "sales@example.com", "demo": True}
     )
     twilio = Channel.get_or_none(Channel.name == "Demo Twilio") or Channel.create(
-        kind="twilio", name="Demo Twilio", settings={"sms_from": "+8215880000", "demo": True}
+        kind="twilio", name="Demo Twilio", enabled=False, settings={"sms_from": "+8215880000", "demo": True}
     )
     return email, twilio
 

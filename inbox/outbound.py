@@ -202,7 +202,9 @@ def outbound_data(message: Message) -> channels.OutboundMessage:
         if last is not None:
             meta = last.meta or {}
             data.in_reply_to = meta.get("message_id")
-            data.references = (meta.get("references") or [])[-20:] + ([meta["message_id"]] if meta.get("message_id") else [])
+            data.references = (meta.get("references") or [])[-20:] + (
+                [meta["message_id"]] if meta.get("message_id") else []
+            )
             data.thread_subject = last.subject
     return data
 

@@ -53,6 +53,8 @@ def load_user(token: str):
         user_id, version = (int(part) for part in token.split(":"))
     except ValueError:
         return None
+    if not 0 < user_id < 2**62:  # more than the database can hold
+        return None
     user = User.get_or_none(User.id == user_id)
     if user is None or user.session_version != version or not user.active:
         return None

@@ -21,8 +21,11 @@ def make_user(role: str = "agent", name: str | None = None, email: str | None = 
     )
 
 
-def make_channel(kind: str = "email", name: str | None = None) -> Channel:
-    return Channel.create(kind=kind, name=name or f"{kind} channel")
+def make_channel(kind: str = "email", name: str | None = None, **kw) -> Channel:
+    """By default a placeholder that holds inbound test messages and is connected to no
+    provider (disabled), so replies fail with "no channel configured"."""
+    kw.setdefault("enabled", False)
+    return Channel.create(kind=kind, name=name or f"{kind} channel {next(_seq)}", **kw)
 
 
 def inbound(channel: Channel, *, address: str, text: str = "Hello", kind: str | None = None,

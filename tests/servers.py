@@ -148,6 +148,11 @@ service lmtp {{
                 self.process.wait()
         self.process = None
 
+    def add_user(self, user: str, password: str) -> None:
+        """Dovecot re-reads its passwd-file when it changes, so users can be added live."""
+        self.users[user] = password
+        (self.directory / "users").write_text("".join(f"{u}:{{PLAIN}}{p}:::::\n" for u, p in self.users.items()))
+
     def restart(self) -> None:
         self.stop()
         self.start()

@@ -5,7 +5,7 @@ import pytest
 import tasks
 from inbox import channels, outbound
 from inbox.channels import ChannelError, TransientChannelError
-from inbox.models import Conversation, Message
+from inbox.models import Channel, Conversation, Message
 
 from .factories import receive
 
@@ -60,6 +60,7 @@ def test_a_reply_that_failed_does_not_count_as_an_answer(conversation, agent):
 def adapter(monkeypatch, conversation):
     adapter = RecordingAdapter()
     monkeypatch.setitem(channels.ADAPTERS, "email", adapter)
+    Channel.update(enabled=True).execute()  # connect the placeholder channel to it
     return adapter
 
 

@@ -12,7 +12,7 @@ import socket
 import ssl
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import MISSING, dataclass, field
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr, make_msgid
 
@@ -56,8 +56,16 @@ class EmailSettings:
         for key in SECRET_FIELDS:
             value = values.get(key) or ""
             values[key] = crypto.Secret(crypto.decrypt(value)) if value.startswith(crypto.PREFIX) else value
-        known = {f for f in cls.__dataclass_fields__}
-        return cls(**{k: v for k, v in values.items() if k in known})
+        known = set(cls.__dataclass_fields__)
+        try:
+            return cls(**{k: v for k, v in values.items() if k in known})
+        except TypeError:
+            missing = sorted(
+                name
+                for name, f in cls.__dataclass_fields__.items()
+                if name not in values and f.default is MISSING and f.default_factory is MISSING
+            )
+            raise ChannelError(f"This mailbox is not fully set up (missing: {', '.join(missing)}).") from None
 
     def to_stored(self) -> dict:
         values = dict(self.__dict__)
@@ -134,6 +142,10 @@ def fetch_batches(channel_id: int, s: EmailSettings, cursor: dict, own_addresses
         state = {k: dict(v) for k, v in (cursor.get("folders") or {}).items()}
         for folder in s.folders:
             yield from _fetch_folder(client, channel_id, s, folder, state, own_addresses)
+    except (OSError, IMAPClientError, imaplib.IMAP4.error) as exc:
+        # Dropped connection, timeout, server error mid-sync: the cursor saved after the
+        # last stored batch is where the next poll resumes.
+        raise EmailConnectionError(describe(exc, "IMAP", s.imap_host, s.imap_port)) from None
     finally:
         try:
             client.logout()
@@ -312,7 +324,9 @@ def reply_subject(subject: str, thread_subject: str) -> str:
 
 def build_mail(s: EmailSettings, out: OutboundMessage) -> EmailMessage:
     mail = EmailMessage()
-    display = f"{out.author_name} ({s.from_name})" if out.author_name and s.from_name else (out.author_name or s.from_name)
+    display = (
+        f"{out.author_name} ({s.from_name})" if out.author_name and s.from_name else (out.author_name or s.from_name)
+    )
     mail["From"] = formataddr((display, s.from_address)) if display else s.from_address
     mail["To"] = out.to
     mail["Subject"] = reply_subject(out.subject, out.thread_subject)
@@ -347,7 +361,9 @@ class EmailAdapter:
             code, reason = next(iter(exc.recipients.values()))
             raise _by_code(code, f"The server refused {out.to}: {code} {reason.decode(errors='replace')}") from None
         except smtplib.SMTPResponseException as exc:
-            raise _by_code(exc.smtp_code, f"SMTP error {exc.smtp_code}: {exc.smtp_error.decode(errors='replace')}") from None
+            raise _by_code(
+                exc.smtp_code, f"SMTP error {exc.smtp_code}: {exc.smtp_error.decode(errors='replace')}"
+            ) from None
         except (OSError, smtplib.SMTPException) as exc:
             raise TransientChannelError(describe(exc, "SMTP", s.smtp_host, s.smtp_port)) from None
         finally:
