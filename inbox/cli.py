@@ -97,6 +97,19 @@ def _print_login(login: dict) -> None:
         click.echo(f"Demo data already loaded (admin: {login['email']}; password as printed the first time).")
 
 
+def _idle_supervisor():
+    """IMAP IDLE watchers that trigger a poll as soon as a mailbox announces new mail."""
+    if settings.get("imap_idle").lower() in ("off", "0", "no", "false"):
+        return None
+    import tasks
+
+    from .idle import IdleSupervisor
+
+    supervisor = IdleSupervisor(on_new=lambda channel_id: tasks.poll_email_channel(channel_id))
+    supervisor.start()
+    return supervisor
+
+
 def _consumer(workers: int | None = None):
     from huey.consumer import Consumer
 
@@ -136,8 +149,10 @@ def serve(host: str, port: int, threads: int, with_demo: bool, no_worker: bool) 
         app, host=host, port=port, threads=threads, max_request_body_size=app.config["MAX_CONTENT_LENGTH"]
     )
     consumer = None if no_worker else _consumer()
+    idle = None
     if consumer:
         consumer.start()
+        idle = _idle_supervisor()
 
     def stop(signum, frame):
         raise KeyboardInterrupt
@@ -151,6 +166,8 @@ def serve(host: str, port: int, threads: int, with_demo: bool, no_worker: bool) 
         pass
     finally:
         server.close()
+        if idle:
+            idle.stop()
         if consumer:
             consumer.stop(graceful=True)
     sys.exit(0)
@@ -161,7 +178,9 @@ def serve(host: str, port: int, threads: int, with_demo: bool, no_worker: bool) 
 def worker(workers: int | None) -> None:
     """Run the task consumer alone (scale-out: one or more per machine)."""
     _upgrade_quietly()
-    _consumer(workers).run()
+    consumer = _consumer(workers)
+    _idle_supervisor()
+    consumer.run()
 
 
 @main.group("channel")

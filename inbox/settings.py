@@ -49,6 +49,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("login_rate_limit", "10", "Failed logins allowed per address and per IP in 15 minutes."),
     Setting("worker_poll_seconds", "0.5", "Longest pause of the task consumer between checks of an idle SQLite queue."),
     Setting("workers", "2", "Task consumer threads."),
+    Setting("imap_idle", "on", "Hold IMAP IDLE connections so new mail arrives within seconds: on or off."),
     Setting("max_body_bytes", "26214400", "Largest accepted request body (bytes)."),
 )
 

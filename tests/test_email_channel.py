@@ -337,3 +337,32 @@ def test_poller_killed_at_random_points_loses_and_doubles_nothing(mailbox, dovec
     assert kills >= 3  # the sync really was interrupted
     assert len(texts) == total
     assert {t.split()[2] for t in texts} == {str(i) for i in range(total)}
+
+
+def test_with_idle_new_mail_is_stored_within_two_seconds(mailbox, channel):
+    """APPEND -> IDLE notification -> poll -> stored, as `inbox serve` wires it."""
+    import time
+
+    from inbox.db import db
+    from inbox.idle import IdleSupervisor
+
+    def poll_now(channel_id):
+        with db.connection_context():
+            polling.poll_email(channel_id)
+
+    supervisor = IdleSupervisor(on_new=poll_now, refresh=60)
+    supervisor.start()
+    try:
+        deadline = time.monotonic() + 10
+        while not any(w.is_alive() for w in supervisor.watchers.values()) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(1.0)  # the watcher is now idling
+        started = time.monotonic()
+        mailbox.append("INBOX", mail(body="arrives by IDLE"))
+        while Message.select().where(Message.text.contains("arrives by IDLE")).count() == 0:
+            assert time.monotonic() - started < 5, "not stored within 5 s"
+            time.sleep(0.05)
+        elapsed = time.monotonic() - started
+    finally:
+        supervisor.stop()
+    assert elapsed < 2.0, f"{elapsed:.2f}s"
