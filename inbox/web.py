@@ -8,7 +8,7 @@ import functools
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_timedelta
-from flask import Flask, abort, g, jsonify, render_template, request
+from flask import Flask, abort, g, jsonify, render_template, request, url_for
 from flask_babel import Babel, format_datetime, get_locale, gettext, lazy_gettext
 from flask_login import LoginManager, current_user
 from flask_wtf.csrf import CSRFError
@@ -16,7 +16,7 @@ from markupsafe import Markup
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import IntegerConverter
 
-from . import labels, settings
+from . import labels, rendering, settings
 from .db import db, utcnow
 from .identities import format_phone
 from .listing import SLA_DEFAULT_SECONDS, SLA_SECONDS
@@ -265,6 +265,9 @@ def init_app(app: Flask) -> None:
     app.jinja_env.globals.update(
         CHANNEL_LABELS=CHANNEL_LABELS,
         get_locale=get_locale,
+        message_body=lambda m, atts: rendering.body(
+            m, atts, lambda a: url_for("conversations.attachment", attachment_id=a.id)
+        ),
         lead_status_label=labels.lead_status_label,
         state_label=labels.state_label,
         status_label=labels.status_label,
