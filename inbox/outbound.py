@@ -19,6 +19,7 @@ from .models import Attachment, Conversation, Identity, Message, User
 log = logging.getLogger(__name__)
 
 MAX_OUTBOUND_TEXT = 50_000
+MAX_ATTACHMENTS_BYTES = 20 * 1024 * 1024
 # Delivery states only move forward; a late "sent" never overwrites "delivered".
 STATUS_RANK = {"queued": 0, "sending": 1, "sent": 2, "delivered": 3, "read": 4, "failed": 5}
 
@@ -71,11 +72,16 @@ def send(
     automatic: bool = False,
     meta: dict | None = None,
     at: dt.datetime | None = None,
+    attachments: list[tuple[str, str, bytes]] | None = None,
 ) -> Message:
     """Store an outbound message as ``queued`` and update the conversation's timers.
 
     The caller enqueues ``tasks.deliver(message.id)``. ``at`` backdates the message
-    (imports and demo history); it defaults to now."""
+    (imports and demo history); it defaults to now. ``attachments`` are
+    (filename, content type, bytes) and are stored with the message."""
+    attachments = attachments or []
+    if sum(len(data) for _, _, data in attachments) > MAX_ATTACHMENTS_BYTES:
+        raise SendError(N_("Attachments may add up to %(mb)s MB."), mb=MAX_ATTACHMENTS_BYTES // (1024 * 1024))
     text = (text or "").strip()
     if not text:
         raise SendError(N_("The message is empty."))
@@ -122,6 +128,11 @@ def send(
         elif human and conv.first_response_at is None and conv.last_inbound_at is not None:
             conv.first_response_at = now
         message.save()
+        for filename, content_type, data in attachments:
+            Attachment.create(
+                message=message, filename=filename[:255] or "attachment", content_type=content_type[:255],
+                size=len(data), data=data,
+            )  # fmt: skip
         if human:
             conv.last_outbound_at = now
         conv.last_activity_at = now

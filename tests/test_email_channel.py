@@ -366,3 +366,25 @@ def test_with_idle_new_mail_is_stored_within_two_seconds(mailbox, channel):
     finally:
         supervisor.stop()
     assert elapsed < 2.0, f"{elapsed:.2f}s"
+
+
+def test_a_reply_with_an_attachment_sent_from_the_composer(client, mailbox, channel, smtp, agent):
+    from io import BytesIO
+
+    from .conftest import login, post
+
+    mailbox.append("INBOX", mail(subject="견적 문의"))
+    polling.poll_email(channel.id)
+    conv = Conversation.get()
+    login(client, agent)
+    response = post(
+        client, f"/c/{conv.id}/reply",
+        {"kind": "email", "text": "첨부 확인 부탁드립니다", "attachments": (BytesIO(b"%PDF-1.4 quote"), "견적서.pdf")},
+        htmx=True, content_type="multipart/form-data",
+    )  # fmt: skip
+    assert response.status_code == 200
+    out = email.message_from_bytes(smtp.messages[-1][2], policy=email.policy.default)
+    (part,) = list(out.iter_attachments())
+    assert part.get_filename() == "견적서.pdf"
+    assert part.get_content() == b"%PDF-1.4 quote"
+    assert Message.get(Message.direction == "out").status == "sent"

@@ -236,7 +236,12 @@ def reply_POST(conversation_id: int):
             conversations.add_note(conv, _me(), text)
         else:
             subject = request.form.get("subject", "")
-            message = outbound.send(conv, kind=kind, text=text, author=_me(), subject=subject)
+            files = [
+                (f.filename or "attachment", f.mimetype or "application/octet-stream", f.read())
+                for f in request.files.getlist("attachments")
+                if f and f.filename
+            ]
+            message = outbound.send(conv, kind=kind, text=text, author=_me(), subject=subject, attachments=files)
             tasks.deliver(message.id)
     except (outbound.SendError, conversations.ConversationError) as exc:
         if not htmx:
