@@ -74,9 +74,9 @@ def poll_channels() -> int:
     from inbox.models import Channel
 
     started = 0
-    for channel in Channel.select().where(Channel.enabled & (Channel.kind == "email")):
+    for channel in Channel.select().where(Channel.enabled & Channel.kind.in_(["email", "twilio"])):
         if polling.due(channel):
-            poll_email_channel(channel.id)
+            (poll_email_channel if channel.kind == "email" else poll_twilio_channel)(channel.id)
             started += 1
     return started
 
@@ -89,6 +89,39 @@ def poll_email_channel(channel_id: int) -> str:
     try:
         with huey.lock_task(f"poll-email-{channel_id}"):
             result = polling.poll_email(channel_id)
+    except TaskLockedException:
+        return "already polling"
+    return result.error or f"stored {result.stored}"
+
+
+@huey.task(retries=5, retry_delay=10, retry_backoff=2)
+@with_db
+def twilio_inbound(channel_id: int, form: dict) -> bool:
+    from inbox import messaging
+    from inbox.channels import twilio
+    from inbox.models import Channel
+
+    channel = Channel.get_by_id(channel_id)
+    return messaging.store(channel, twilio.inbound_from_form(channel_id, form))
+
+
+@huey.task(retries=3, retry_delay=5)
+@with_db
+def twilio_status(channel_id: int, form: dict) -> bool:
+    from inbox import messaging
+    from inbox.models import Channel
+
+    return messaging.status_callback(Channel.get_by_id(channel_id), form)
+
+
+@huey.task()
+@with_db
+def poll_twilio_channel(channel_id: int) -> str:
+    from inbox import messaging
+
+    try:
+        with huey.lock_task(f"poll-twilio-{channel_id}"):
+            result = messaging.poll(channel_id)
     except TaskLockedException:
         return "already polling"
     return result.error or f"stored {result.stored}"

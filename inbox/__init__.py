@@ -35,9 +35,10 @@ def create_app(config: dict | None = None) -> Flask:
     htmx.init_app(app)
     web.init_app(app)
 
-    from .channels import email  # noqa: F401  (registers the email adapter)
-    from .views import admin, auth, contacts, conversations, health, templates, vendor
+    from .channels import email, twilio  # noqa: F401  (register the adapters)
+    from .views import admin, auth, channels, contacts, conversations, health, templates, vendor, webhooks
 
-    for module in (auth, conversations, contacts, templates, admin, health, vendor):
+    for module in (auth, conversations, contacts, templates, admin, channels, health, vendor, webhooks):
         app.register_blueprint(module.bp)
+    csrf.exempt(webhooks.bp)  # provider-signed instead
     return app

@@ -83,6 +83,18 @@ def render(body: str, contact: Contact | None, agent: User | None, conversation:
         raise TemplateProblem(N_("Template error: %(error)s"), error=str(exc)) from None
 
 
+def content_variables(template: Template, contact, agent, conversation) -> dict[str, str]:
+    """The numbered variables of an approved WhatsApp template, filled and checked: an
+    empty value would be rejected by WhatsApp, so it is refused before sending."""
+    values = {}
+    for key, expression in sorted((template.content_variables or {}).items()):
+        value = render(expression, contact, agent, conversation)
+        if not value:
+            raise TemplateProblem(N_("Template variable %(key)s is empty for this contact."), key=key)
+        values[str(key)] = value
+    return values
+
+
 def save(template: Template | None, actor: User, *, name: str, shortcut: str, body: str, channels: str) -> Template:
     name = name.strip()
     shortcut = shortcut.strip().lstrip("/").lower()

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from peewee import IntegrityError
 
-from . import audit, search
+from . import audit, consent, search
 from .db import utcnow, write_transaction
 from .identities import InvalidIdentity, normalise_email, provider_phone
 from .models import (
@@ -124,6 +124,7 @@ def _ingest(inbound: InboundMessage) -> IngestResult:
             note=att.note,
         )
     _update_timers(conversation, message)
+    consent.after_inbound(message)
     search.index_message(message)
     return IngestResult(message, True)
 

@@ -22,6 +22,7 @@ MESSAGE_STATUS = {
     "failed": lazy_gettext("Failed"),
     "received": lazy_gettext("Received"),
 }
+CHANNEL_NAMES = {"email": lazy_gettext("Email"), "sms": lazy_gettext("SMS"), "whatsapp": lazy_gettext("WhatsApp")}
 ROLE = {"agent": lazy_gettext("Agent"), "manager": lazy_gettext("Manager"), "admin": lazy_gettext("Admin")}
 
 
@@ -81,4 +82,13 @@ def event_text(event) -> str:
             "%(who)s merged contact #%(id)s (%(name)s) into this one: %(n)s messages moved",
             who=who, id=before.get("merged_contact"), name=before.get("name") or "—", n=after.get("messages", 0),
         )  # fmt: skip
+    if action in ("opted_out", "opted_in"):
+        channel = str(CHANNEL_NAMES.get(after.get("channel"), after.get("channel") or ""))
+        if action == "opted_out":
+            return gettext("Opted out of %(channel)s (%(reason)s)", channel=channel, reason=after.get("reason") or who)
+        return gettext("Opted back in to %(channel)s (%(reason)s)", channel=channel, reason=after.get("reason") or who)
+    if action == "whatsapp_consent_given":
+        return gettext("WhatsApp opt-in recorded by %(who)s (%(reason)s)", who=who, reason=after.get("reason") or "")
+    if action == "whatsapp_consent_withdrawn":
+        return gettext("WhatsApp opt-in withdrawn by %(who)s", who=who)
     return f"{who}: {action}"

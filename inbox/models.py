@@ -164,6 +164,8 @@ class Conversation(BaseModel):
             (("state", "waiting_since"), False),
             (("state", "snoozed_until"), False),
             (("updated_at",), False),
+            # The inbox live updates: rows of a folder changed since the last poll.
+            (("state", "updated_at"), False),
         )
 
 
@@ -232,6 +234,9 @@ class Template(BaseModel):
     body = TextField()
     channels = CharField(default="")  # space-separated kinds; empty = all
     content_sid = CharField(null=True)  # approved WhatsApp template (Twilio Content SID)
+    # For an approved template: its numbered variables, each a sandboxed expression, e.g.
+    # {"1": "{{ contact.first_name }}", "2": "{{ last_topic }}"}.
+    content_variables = JSONField(default=dict)
     created_by = ForeignKeyField(User, null=True, on_delete="SET NULL")
     created_at = DateTimeField(default=utcnow)
     updated_at = DateTimeField(default=utcnow)

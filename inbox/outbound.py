@@ -10,11 +10,11 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
-from . import channels, search
+from . import canned, channels, consent, search, settings
 from .channels import ChannelError, TransientChannelError
 from .db import utcnow, write_transaction
 from .i18n import N_, UserFacingError
-from .models import Attachment, Conversation, Identity, Message, User
+from .models import Attachment, Contact, Conversation, Identity, Message, Template, User
 
 log = logging.getLogger(__name__)
 
@@ -73,13 +73,36 @@ def send(
     meta: dict | None = None,
     at: dt.datetime | None = None,
     attachments: list[tuple[str, str, bytes]] | None = None,
+    template: Template | None = None,
 ) -> Message:
     """Store an outbound message as ``queued`` and update the conversation's timers.
 
     The caller enqueues ``tasks.deliver(message.id)``. ``at`` backdates the message
     (imports and demo history); it defaults to now. ``attachments`` are
-    (filename, content type, bytes) and are stored with the message."""
+    (filename, content type, bytes) and are stored with the message. ``template`` with a
+    Content SID sends an approved WhatsApp template (the only thing allowed outside the
+    24-hour window); its variables are filled and checked here."""
     attachments = attachments or []
+    meta = dict(meta or {})
+    contact = Contact.get_by_id(conversation.contact_id)  # fresh: consent may have just changed
+    if kind in ("sms", "whatsapp", "email"):
+        reason = consent.blocked_reason(contact, kind)
+        if reason:
+            raise SendError(reason)
+    if kind == "whatsapp":
+        if template is not None and template.content_sid:
+            try:
+                variables = canned.content_variables(template, contact, author, conversation)
+                text = text or canned.render(template.body, contact, author, conversation)
+            except canned.TemplateProblem as exc:
+                raise SendError(exc.msgid, **exc.params) from None
+            meta.update(content_sid=template.content_sid, content_variables=variables)
+        elif consent.window_left(conversation.id, now=at) is None:
+            raise SendError(
+                N_(
+                    "The WhatsApp 24-hour window is closed: the customer last wrote more than 24 hours ago. Send an approved template instead."
+                )
+            )
     if sum(len(data) for _, _, data in attachments) > MAX_ATTACHMENTS_BYTES:
         raise SendError(N_("Attachments may add up to %(mb)s MB."), mb=MAX_ATTACHMENTS_BYTES // (1024 * 1024))
     text = (text or "").strip()
@@ -174,6 +197,9 @@ def deliver(message_id: int) -> str:
         raise
     except ChannelError as exc:
         mark_failed(message, str(exc))
+        if exc.code == 21610:
+            contact = Conversation.get_by_id(message.conversation_id).contact
+            consent.set_opted_out(contact, message.channel_kind, True, reason="Twilio error 21610")
         return "failed"
     except Exception as exc:  # an adapter bug must not leave the message "sending" forever
         log.exception("adapter %s failed on message %s", message.channel.kind, message_id)
@@ -198,6 +224,10 @@ def outbound_data(message: Message) -> channels.OutboundMessage:
         ],
         meta=dict(message.meta or {}),
     )
+    if message.channel_kind in ("sms", "whatsapp") and message.channel_id:
+        data.meta["status_callback"] = (
+            f"{settings.get('base_url').rstrip('/')}/webhooks/twilio/{message.channel_id}/status"
+        )
     if message.channel_kind == "email":
         last = (
             Message.select(Message.subject, Message.meta)

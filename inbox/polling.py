@@ -41,11 +41,11 @@ def due(channel: Channel, now: dt.datetime | None = None) -> bool:
 def poll_email(channel_id: int, on_progress: Callable[[dict], None] | None = None) -> PollResult:
     """Fetch and store everything new in the mailbox; record the channel's health."""
     channel = Channel.get_by_id(channel_id)
-    settings = email_adapter.EmailSettings.from_channel(channel.settings)
-    own = {settings.from_address.lower()}
     result = PollResult()
     cursor = dict(channel.cursor or {})
     try:
+        settings = email_adapter.EmailSettings.from_channel(channel.settings)
+        own = {settings.from_address.lower()}
         for batch in email_adapter.fetch_batches(channel.id, settings, cursor, own):
             result.fetched += len(batch.messages)
             for inbound in batch.messages:
@@ -57,18 +57,22 @@ def poll_email(channel_id: int, on_progress: Callable[[dict], None] | None = Non
             if on_progress:
                 on_progress(cursor["progress"])
     except ChannelError as exc:
-        _record_failure(channel, cursor, str(exc))
+        record_failure(channel, cursor, str(exc))
         result.error = str(exc)
         return result
+    record_success(channel, cursor)
+    return result
+
+
+def record_success(channel: Channel, cursor: dict) -> None:
     cursor.pop("progress", None)
     cursor.pop("retry_at", None)
     Channel.update(cursor=cursor, last_poll_at=utcnow(), last_error=None, error_count=0).where(
         Channel.id == channel.id
     ).execute()
-    return result
 
 
-def _record_failure(channel: Channel, cursor: dict, reason: str) -> None:
+def record_failure(channel: Channel, cursor: dict, reason: str) -> None:
     failures = channel.error_count + 1
     interval = dt.timedelta(seconds=int((channel.settings or {}).get("poll_seconds", 60)))
     wait = min(interval * (2 ** min(failures - 1, 10)), MAX_BACKOFF)

@@ -87,7 +87,15 @@
     var form = btn.closest("form.composer");
     var textarea = form.querySelector("textarea[name=text]");
     fetchTemplate(form, { template_id: btn.dataset.templateId }).then(function (text) {
-      insertText(textarea, text);
+      var chosen = form.querySelector("#template-id");
+      if (btn.dataset.approved) {
+        // An approved WhatsApp template is sent as itself: its text is shown, not edited.
+        textarea.value = text;
+        if (chosen) chosen.value = btn.dataset.templateId;
+      } else {
+        if (chosen) chosen.value = "";
+        insertText(textarea, text);
+      }
       document.getElementById("template-picker").innerHTML = "";
       textarea.dispatchEvent(new Event("input", { bubbles: true }));
     });
@@ -104,6 +112,23 @@
       insertText(textarea, text, upto.length - m[2].length - 1);
     }).catch(function () {});
   });
+
+  // WhatsApp outside the 24-hour window: free text is off, only approved templates.
+  function applyWindow(root) {
+    var form = (root || document).querySelector("form.composer");
+    if (!form) return;
+    var kind = form.querySelector("#reply-kind");
+    var win = form.querySelector("#wa-window");
+    var textarea = form.querySelector("#reply-text");
+    var closed = kind && kind.value === "whatsapp" && win && win.dataset.open === "no";
+    textarea.readOnly = !!closed;
+    textarea.classList.toggle("template-only", !!closed);
+  }
+  document.addEventListener("change", function (e) {
+    if (e.target.id === "reply-kind") applyWindow();
+  });
+  document.addEventListener("DOMContentLoaded", function () { applyWindow(); });
+  document.addEventListener("htmx:afterSettle", function () { applyWindow(); });
 
   document.addEventListener("submit", function (e) {
     var msg = e.target.dataset && e.target.dataset.confirm;

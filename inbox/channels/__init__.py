@@ -40,7 +40,12 @@ class OutboundMessage:
 
 
 class ChannelError(Exception):
-    """Sending failed for good; ``str(error)`` is shown to the agent."""
+    """Sending failed for good; ``str(error)`` is shown to the agent. ``code`` is the
+    provider's error code when it gave one."""
+
+    def __init__(self, message: str, code: int | None = None):
+        super().__init__(message)
+        self.code = code
 
 
 class TransientChannelError(ChannelError):

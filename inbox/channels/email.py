@@ -240,7 +240,7 @@ def to_inbound(channel_id: int, raw: bytes, internaldate, own_addresses: set[str
         kind="email",
         provider_id=provider_id(mail.message_id, raw),
         address=mail.sender or "unknown@invalid",
-        name=mail.from_name,
+        name="" if mail.bounce else mail.sender_name,  # a mail system's name is no customer's name
         subject=mail.subject,
         text=mail.text,
         html=html,
@@ -249,7 +249,9 @@ def to_inbound(channel_id: int, raw: bytes, internaldate, own_addresses: set[str
         attachments=attachments,
         auto_reply=mail.auto_reply or mail.bounce is not None,
         meta=meta,
-        parse_error="; ".join(mail.problems)[:500] if _serious(mail.problems) else None,
+        parse_error="; ".join(mail.problems)[:500]
+        if _serious(mail.problems) or any(p.startswith("damaged") for p in mail.problems)
+        else None,
     )
 
 

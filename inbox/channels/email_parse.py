@@ -62,11 +62,19 @@ class ParsedMail:
     auto_reply: bool = False
     bounce: Bounce | None = None
     problems: list[str] = field(default_factory=list)
+    reply_to_name: str = ""
 
     @property
     def sender(self) -> str:
         """The address a reply should go to: Reply-To when it is given."""
         return self.reply_to or self.from_address
+
+    @property
+    def sender_name(self) -> str:
+        """The name that goes with ``sender``: a contact form's From name is not the customer's."""
+        if self.reply_to and self.reply_to != self.from_address:
+            return self.reply_to_name
+        return self.from_name
 
 
 def content_hash(raw: bytes) -> str:
@@ -85,6 +93,15 @@ def decode_bytes(data: bytes, declared: str | None) -> str:
     declared = (declared or "").strip().strip('"').lower()
     candidates: list[str] = []
     if declared in _KOREAN:
+        # UTF-8 labelled EUC-KR is common, and short UTF-8 Korean often decodes as (wrong)
+        # CP949. EUC-KR text practically never is valid UTF-8 with characters past U+07FF.
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            pass
+        else:
+            if any(ord(ch) >= 0x800 for ch in text):
+                return text
         candidates += ["cp949", "utf-8"]
     elif declared in _WESTERN:
         # Mislabelled mail is common here: try UTF-8 and CP949 first, they are strict.
@@ -109,20 +126,37 @@ def _raw_values(msg: Message, name: str) -> list[str]:
     return [v for k, v in msg.raw_items() if k.lower() == name.lower()]
 
 
-def _repair(raw: str) -> str:
+def _undo_8bit(raw: str) -> str:
     """Raw header text carrying undecodable 8-bit bytes (EUC-KR written without
-    encoded-words) decoded by guessing the charset; encoded-words are decoded too."""
-    data = raw.encode("utf-8", errors="surrogateescape")
-    text = decode_bytes(data, None)
-    try:
-        return str(email.header.make_header(email.header.decode_header(text)))
-    except (email.errors.HeaderParseError, LookupError, UnicodeDecodeError, ValueError):
+    encoded-words) decoded by guessing the charset."""
+    return decode_bytes(raw.encode("utf-8", errors="surrogateescape"), None) if _has_8bit(raw) else raw
+
+
+def _decode_words(text: str) -> str:
+    """RFC 2047 encoded-words decoded with the same charset guessing as bodies: CP949 for
+    Korean labels (ks_c_5601-1987 is CP949 in practice), UTF-8 labelled Latin-1 or EUC-KR.
+    Adjacent words of one charset are joined first, so a character cut in two survives."""
+    if "=?" not in text:
         return text
+    try:
+        chunks = [
+            (data, None) if isinstance(data, str)
+            else (data.decode("raw-unicode-escape"), None) if charset is None
+            else (decode_bytes(data, charset), "utf-8")
+            for data, charset in email.header.decode_header(text)
+        ]  # fmt: skip
+        return str(email.header.make_header(chunks))
+    except (email.errors.HeaderParseError, LookupError, UnicodeError, ValueError):
+        return text
+
+
+def _repair(raw: str) -> str:
+    return _decode_words(_undo_8bit(raw))
 
 
 def _header_values(msg: Message, name: str) -> list[str]:
     raws = _raw_values(msg, name)
-    if any(_has_8bit(r) for r in raws):
+    if any(_has_8bit(r) or "=?" in r for r in raws):
         return [_repair(r) for r in raws]
     try:
         return [str(v) for v in msg.get_all(name, [])]
@@ -136,8 +170,9 @@ def _header(msg: Message, name: str) -> str:
 
 
 def _addresses(msg: Message, name: str) -> list[tuple[str, str]]:
-    pairs = email.utils.getaddresses(_header_values(msg, name))
-    return [(n.strip(), a.strip().lower()) for n, a in pairs if a and "@" in a]
+    # Split the raw text first and decode display names after: a decoded name may hold a comma.
+    pairs = email.utils.getaddresses([_undo_8bit(r) for r in _raw_values(msg, name)])
+    return [(re.sub(r"\s+", " ", _decode_words(n)).strip(), a.strip().lower()) for n, a in pairs if a and "@" in a]
 
 
 def _msg_ids(value: str) -> list[str]:
@@ -173,16 +208,27 @@ def _part_bytes(part: Message) -> bytes:
 
 
 def _part_text(part: Message) -> str:
-    return decode_bytes(_part_bytes(part), part.get_content_charset())
+    return decode_bytes(_part_bytes(part), part.get_content_charset()).replace("\r\n", "\n")
 
 
 def _filename(part: Message) -> str | None:
+    # Parameters are read from the raw header text (compat32) and decoded here: RFC 2231
+    # and encoded-words with CP949 or mislabelled charsets, and raw 8-bit EUC-KR names.
+    raw = Message()
+    for key, value in part.raw_items():
+        if key.lower() in ("content-disposition", "content-type"):
+            raw[key] = _undo_8bit(value)
     try:
-        name = part.get_filename()
-    except Exception:
+        value = raw.get_param("filename", None, "content-disposition") or raw.get_param("name", None, "content-type")
+        if isinstance(value, tuple):
+            charset, _, text = value
+            name = decode_bytes(text.encode("raw-unicode-escape"), charset or "utf-8")
+        else:
+            name = _repair(value) if value else None
+    except Exception:  # an unreadable parameter is no file name, not a failed parse
         name = None
     if name:
-        name = _repair(name) if _has_8bit(name) else name
+        name = re.sub(r"[\r\n\t]+", " ", name)
         return name.strip()[:255] or None
     return None
 
@@ -212,8 +258,8 @@ def _bounce(msg: Message, from_address: str) -> Bounce | None:
         ctype = part.get_content_type()
         if ctype == "message/delivery-status":
             text = _part_text(part) if not part.is_multipart() else ""
-            if part.is_multipart():
-                text = "\n".join(str(p) for p in part.get_payload())
+            if part.is_multipart():  # header blocks; their values are unfolded
+                text = "\n".join(f"{k}: {v}" for p in part.get_payload() for k, v in p.items())
             match = re.search(r"Diagnostic-Code:\s*(?:smtp;)?\s*(.+)", text, re.I)
             status = re.search(r"Status:\s*([0-9.]+)", text, re.I)
             reason = (match.group(1).strip() if match else "") or (f"status {status.group(1)}" if status else "")
@@ -240,6 +286,11 @@ def parse(raw: bytes) -> ParsedMail:
     """Parse a mail. Raises nothing for malformed input: problems are listed instead."""
     problems: list[str] = []
     msg: EmailMessage = email.message_from_bytes(raw, policy=email.policy.default)
+    if any(isinstance(d, email.errors.MissingHeaderBodySeparatorDefect) for d in msg.defects):
+        repaired = _drop_stray_header_lines(raw)
+        if repaired is not None:
+            problems.append("header line without a colon")
+            msg = email.message_from_bytes(repaired, policy=email.policy.default)
     for defect in getattr(msg, "defects", []):
         problems.append(type(defect).__name__)
 
@@ -279,7 +330,32 @@ def parse(raw: bytes) -> ParsedMail:
         auto_reply=_is_auto_reply(msg, subject),
         bounce=_bounce(msg, from_address),
         problems=problems,
+        reply_to_name=reply_to[0][0] if reply_to else "",
     )
+
+
+_HEADER_LINE = re.compile(rb"[!-9;-~]+:")
+
+
+def _drop_stray_header_lines(raw: bytes) -> bytes | None:
+    """A line without a colon inside the header block makes the parser end the headers
+    there and read the rest (Content-Type, Message-ID...) as body text. When real header
+    lines follow it before the blank line, the stray line is dropped instead."""
+    end = re.search(rb"\r?\n\r?\n", raw)
+    if end is None:
+        return None
+    lines = raw[: end.start()].split(b"\n")
+    keep = []
+    for i, line in enumerate(lines):
+        text = line.rstrip(b"\r")
+        if _HEADER_LINE.match(text) or text[:1] in (b" ", b"\t") or (i == 0 and text.startswith(b"From ")):
+            keep.append(line)
+        elif not any(_HEADER_LINE.match(after) for after in lines[i + 1 :]):
+            keep += lines[i:]  # nothing header-like follows: the body really starts here
+            break
+    if len(keep) == len(lines):
+        return None
+    return b"\n".join(keep) + raw[end.start() :]
 
 
 def _walk(part: Message, texts: list, htmls: list, attachments: list, problems: list, depth: int = 0) -> None:
@@ -287,6 +363,14 @@ def _walk(part: Message, texts: list, htmls: list, attachments: list, problems: 
         problems.append("multipart nesting too deep")
         return
     ctype = part.get_content_type()
+    if ctype == "message/rfc822":
+        _forwarded(part, texts, attachments)
+        return
+    if part.get_content_maintype() == "multipart" and not part.is_multipart():
+        # The boundary never appears: the body is all there is, show it as text.
+        problems.append("broken multipart")
+        texts.append(_part_text(part))
+        return
     if part.is_multipart():
         children = part.get_payload()
         if not isinstance(children, list):
@@ -315,20 +399,38 @@ def _walk(part: Message, texts: list, htmls: list, attachments: list, problems: 
 
     disposition = (part.get_content_disposition() or "").lower()
     filename = _filename(part)
-    if ctype == "message/rfc822":
-        # A forwarded mail: keep it whole as an .eml attachment and show its text.
-        inner = part.get_payload()
-        data = inner[0].as_bytes() if isinstance(inner, list) and inner else _part_bytes(part)
-        attachments.append(_attachment(filename or "forwarded.eml", ctype, data, part))
-        if isinstance(inner, list) and inner:
-            nested = parse(data)
-            texts.append(f"---------- Forwarded message ----------\n{nested.subject}\n{nested.text}")
-        return
     if ctype in ("text/plain", "text/html") and disposition != "attachment" and not filename:
         (texts if ctype == "text/plain" else htmls).append(_part_text(part))
+        _check_damage(part, filename or ctype, problems)
         return
     data = _part_bytes(part)
     attachments.append(_attachment(filename or _default_name(ctype), ctype, data, part))
+    if _check_damage(part, filename or ctype, problems):
+        attachments[-1].note = attachments[-1].note or "damaged: invalid base64, the file may be incomplete"
+
+
+def _forwarded(part: Message, texts: list, attachments: list) -> None:
+    """A forwarded mail: keep it whole as an .eml attachment and show its text."""
+    inner = part.get_payload()
+    if isinstance(inner, list) and inner:
+        try:
+            data = inner[0].as_bytes()
+        except Exception:  # a message that cannot be re-serialised as is
+            data = inner[0].as_bytes(policy=email.policy.compat32)
+    else:
+        data = _part_bytes(part)
+    attachments.append(_attachment(_filename(part) or "forwarded.eml", "message/rfc822", data, part))
+    nested = parse(data)
+    texts.append(f"---------- Forwarded message ----------\n{nested.subject}\n{nested.text}")
+
+
+def _check_damage(part: Message, what: str, problems: list) -> bool:
+    """Base64 with characters outside the alphabet (or cut short) loses data; bad padding alone does not."""
+    bad = [type(d).__name__ for d in part.defects if "Base64Characters" in type(d).__name__
+           or "Base64Length" in type(d).__name__]  # fmt: skip
+    if bad:
+        problems.append(f"damaged: {what} ({', '.join(bad)})")
+    return bool(bad)
 
 
 def _attachment(filename: str, ctype: str, data: bytes, part: Message) -> ParsedAttachment:

@@ -9,7 +9,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_babel import gettext
 from flask_login import current_user
 
-from .. import contacts, htmx
+from .. import consent, contacts, htmx
 from ..i18n import N_, translate
 from ..models import LEAD_STATUSES, Contact, Conversation, User
 from ..web import get_or_404, int_arg, login_required, to_utc
@@ -149,6 +149,16 @@ def identity_delete_POST(contact_id: int, identity_id: int):
         contacts.remove_identity(contact, _me(), identity_id)
     except contacts.ContactError as exc:
         return _panel_or_redirect(contact, translate(exc))
+    return _panel_or_redirect(contact)
+
+
+@bp.post("/contacts/<int:contact_id>/consent")
+@login_required
+def consent_POST(contact_id: int):
+    """Record or withdraw the contact's WhatsApp opt-in (audited)."""
+    contact = _live_contact(contact_id)
+    granted = request.form.get("whatsapp_opt_in") == "1"
+    consent.set_whatsapp_consent(contact, granted, _me(), reason="recorded by an agent")
     return _panel_or_redirect(contact)
 
 

@@ -11,10 +11,10 @@ from flask_login import current_user
 
 import tasks
 
-from .. import canned, conversations, htmx, listing, outbound, timeline
+from .. import canned, consent, conversations, htmx, listing, outbound, timeline
 from ..db import utcnow
 from ..i18n import translate
-from ..models import LEAD_STATUSES, Attachment, Conversation, Message, Template, User
+from ..models import LEAD_STATUSES, Attachment, Contact, Conversation, Message, Template, User
 from ..web import cursor_arg, get_or_404, int_arg, login_required, to_utc
 
 bp = Blueprint("conversations", __name__)
@@ -96,14 +96,13 @@ def conversation_context(conv: Conversation) -> dict:
 
     tl = timeline.page(conv)
     last_message, last_event = timeline.last_ids(conv)
-    kinds = outbound.reachable_kinds(conv)
     return dict(
+        **composer_context(conv),
         conv=conv,
         contact=conv.contact,
         timeline=tl,
         identities=contacts.identities_of([conv.contact_id])[conv.contact_id],
         tags=contacts.tags_of([conv.contact_id])[conv.contact_id],
-        kinds=kinds,
         agents=list(User.select().where(User.active).order_by(User.name)),
         lead_statuses=LEAD_STATUSES,
         last_message=last_message,
@@ -213,10 +212,22 @@ def snooze_POST(conversation_id: int):
     return _after_action(conv)
 
 
+def composer_context(conv: Conversation) -> dict:
+    """What the composer needs besides the conversation: the channels the contact can be
+    reached on, why some are blocked (opt-outs, consent), and the WhatsApp window."""
+    contact = Contact.get_by_id(conv.contact_id)
+    kinds = outbound.reachable_kinds(conv)
+    return dict(
+        kinds=kinds,
+        blocked={k: consent.blocked_reason(contact, k) for k in kinds},
+        wa_left=consent.window_left(conv.id) if "whatsapp" in kinds else None,
+    )
+
+
 def _composer(conv: Conversation, *, error: str | None = None, text: str = "", kind: str | None = None, status=200):
     html = render_template(
-        "conversations/_composer.html", conv=conv, kinds=outbound.reachable_kinds(conv),
-        error=error, text=text, selected_kind=kind,
+        "conversations/_composer.html", conv=conv, error=error, text=text, selected_kind=kind,
+        **composer_context(conv),
     )  # fmt: skip
     response = make_response(html, status)
     if error is None:
@@ -241,7 +252,13 @@ def reply_POST(conversation_id: int):
                 for f in request.files.getlist("attachments")
                 if f and f.filename
             ]
-            message = outbound.send(conv, kind=kind, text=text, author=_me(), subject=subject, attachments=files)
+            template_id = int_arg("template_id")
+            template = Template.get_or_none(Template.id == template_id) if template_id else None
+            if template is not None and not (kind == "whatsapp" and template.content_sid):
+                template = None  # an ordinary canned reply was inserted as text
+            message = outbound.send(
+                conv, kind=kind, text=text, author=_me(), subject=subject, attachments=files, template=template
+            )
             tasks.deliver(message.id)
     except (outbound.SendError, conversations.ConversationError) as exc:
         if not htmx:
@@ -270,6 +287,8 @@ def template_picker(conversation_id: int):
     conv = _conversation(conversation_id)
     kind = request.args.get("kind") or None
     found = canned.search(request.args.get("q", "")[:60], kind=kind)
+    if kind == "whatsapp" and consent.window_left(conv.id) is None:
+        found = [t for t in found if t.content_sid]  # outside the window only approved templates can go
     return render_template("conversations/_template_picker.html", conv=conv, templates=found)
 
 
