@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 
 from . import audit
+from .channels import ChannelError
 from .channels.email import SECURITY, EmailSettings, check_connection
 from .db import write_transaction
 from .i18n import N_, UserFacingError
@@ -122,3 +123,94 @@ def public_settings(channel: Channel) -> dict:
         if key in shown:
             shown[key] = bool(shown[key])
     return shown
+
+
+def twilio_settings(values: dict, existing=None):
+    """Validate a Twilio account's settings. An empty token/secret keeps the stored one."""
+    from .channels.twilio import TwilioSettings
+    from .identities import normalise_phone
+
+    sid = str(values.get("account_sid") or "").strip()
+    if not (sid.startswith("AC") and len(sid) == 34 and sid[2:].isalnum()):
+        raise ChannelConfigError(N_("The account SID starts with AC and has 34 characters."), field="account_sid")
+    token = str(values.get("auth_token") or "") or (existing.auth_token if existing else "")
+    if not token:
+        raise ChannelConfigError(
+            N_("The auth token is needed (it also checks webhook signatures)."), field="auth_token"
+        )
+    numbers = {}
+    for name in ("sms_from", "whatsapp_from"):
+        raw = str(values.get(name) or "").strip()
+        if raw:
+            try:
+                numbers[name] = normalise_phone(raw)
+            except InvalidIdentity:
+                raise ChannelConfigError(N_("Not a valid phone number."), field=name) from None
+    service = str(values.get("messaging_service_sid") or "").strip()
+    if service and not (service.startswith("MG") and len(service) == 34):
+        raise ChannelConfigError(
+            N_("A Messaging Service SID starts with MG and has 34 characters."), field="messaging_service_sid"
+        )
+    if not (numbers or service):
+        raise ChannelConfigError(N_("Give an SMS number, a WhatsApp sender or a Messaging Service."), field="sms_from")
+    key_sid = str(values.get("api_key_sid") or "").strip()
+    key_secret = str(values.get("api_key_secret") or "") or (existing.api_key_secret if existing else "")
+    if key_sid and not key_secret:
+        raise ChannelConfigError(N_("An API key needs its secret."), field="api_key_secret")
+    base = str(values.get("api_base_url") or "").strip().rstrip("/")
+    if base and not base.startswith(("http://", "https://")):
+        raise ChannelConfigError(N_("The API base URL must start with http:// or https://."), field="api_base_url")
+    return TwilioSettings(
+        account_sid=sid, auth_token=token, sms_from=numbers.get("sms_from", ""),
+        whatsapp_from=numbers.get("whatsapp_from", ""), messaging_service_sid=service, api_key_sid=key_sid,
+        api_key_secret=key_secret if key_sid else "", api_base_url=base,
+    )  # fmt: skip
+
+
+def add_twilio_channel(name: str, values: dict, actor: User | None = None) -> Channel:
+    name = (name or "").strip()
+    if not name or len(name) > 120:
+        raise ChannelConfigError(N_("Give the account a name."), field="name")
+    if Channel.select().where(Channel.name == name).exists():
+        raise ChannelConfigError(N_("A channel with this name already exists."), field="name")
+    settings = twilio_settings(values)
+    with write_transaction():
+        channel = Channel.create(kind="twilio", name=name, settings=settings.to_stored())
+        audit.record(actor, "channel_added", channel, after={"name": name, "kind": "twilio"})
+    return channel
+
+
+def update_twilio_channel(channel: Channel, values: dict, actor: User | None = None) -> Channel:
+    from .channels.twilio import TwilioSettings
+
+    settings = twilio_settings(values, TwilioSettings.from_channel(channel.settings))
+    with write_transaction():
+        channel.settings = settings.to_stored()
+        if values.get("name"):
+            channel.name = str(values["name"]).strip()[:120]
+        channel.save()
+        audit.record(actor, "channel_changed", channel, after={"name": channel.name})
+    return channel
+
+
+def test_channel(channel: Channel) -> list[tuple[str, bool, str]]:
+    """Check a channel's credentials against its provider, whatever its kind."""
+    if channel.kind == "twilio":
+        from .channels import twilio
+
+        try:
+            return twilio.check_connection(twilio.TwilioSettings.from_channel(channel.settings))
+        except ChannelError as exc:
+            return [("Twilio credentials", False, str(exc))]
+    return test_email_channel(channel)
+
+
+def webhook_urls(channel: Channel) -> dict[str, str]:
+    """The URLs to paste into Twilio's console for this account."""
+    from . import settings
+
+    base = settings.get("base_url").rstrip("/")
+    return {
+        "inbound": f"{base}/webhooks/twilio/{channel.id}/inbound",
+        "status": f"{base}/webhooks/twilio/{channel.id}/status",
+    }

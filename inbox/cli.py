@@ -219,6 +219,35 @@ def channel_add_email(name: str, **options) -> None:
     click.echo(f"added email channel {channel.name} (id {channel.id}); run `inbox channel test {channel.name}`")
 
 
+@channel_group.command("add-twilio")
+@click.option("--name", required=True)
+@click.option("--account-sid", required=True)
+@click.option("--sms-from", default="", help="SMS number, E.164.")
+@click.option("--whatsapp-from", default="", help="WhatsApp sender number, E.164.")
+@click.option("--messaging-service-sid", default="")
+@click.option(
+    "--api-key-sid", default="", help="Optional API key for REST calls (secret: INBOX_TWILIO_API_KEY_SECRET)."
+)
+@click.option("--api-base-url", default="", help="Another Twilio-compatible API (default: Twilio's).")
+def channel_add_twilio(name: str, **options) -> None:
+    """Connect a Twilio account. The auth token comes from INBOX_TWILIO_AUTH_TOKEN, else it is prompted."""
+    from . import channel_config
+
+    _upgrade_quietly()
+    options["auth_token"] = os.environ.get("INBOX_TWILIO_AUTH_TOKEN") or getpass.getpass("Twilio auth token: ")
+    if options["api_key_sid"]:
+        options["api_key_secret"] = os.environ.get("INBOX_TWILIO_API_KEY_SECRET") or getpass.getpass("API key secret: ")
+    with _db().connection_context():
+        try:
+            channel = channel_config.add_twilio_channel(name, options)
+        except channel_config.ChannelConfigError as exc:
+            raise click.ClickException(f"{exc.field}: {exc}" if exc.field else str(exc)) from None
+        urls = channel_config.webhook_urls(channel)
+    click.echo(f"added Twilio channel {channel.name} (id {channel.id})")
+    click.echo(f"  incoming message webhook: {urls['inbound']}")
+    click.echo(f"  status callback URL:      {urls['status']}")
+
+
 @channel_group.command("list")
 def channel_list() -> None:
     """Every channel with its health."""
@@ -248,7 +277,7 @@ def channel_test(name: str) -> None:
     from . import channel_config
 
     with _db().connection_context():
-        results = channel_config.test_email_channel(_channel_named(name))
+        results = channel_config.test_channel(_channel_named(name))
     for step, ok, detail in results:
         click.echo(f"{'ok  ' if ok else 'FAIL'} {step}: {detail}")
     if not all(ok for _, ok, _ in results):
@@ -256,11 +285,11 @@ def channel_test(name: str) -> None:
 
 
 @main.command()
-@click.option("--channel", "channel_name", default=None, help="Only this channel (default: every email channel).")
+@click.option("--channel", "channel_name", default=None, help="Only this channel (default: every enabled channel).")
 @click.option("--once", is_flag=True, required=True, help="Sync until caught up, then exit.")
 def poll(channel_name: str | None, once: bool) -> None:
-    """Fetch new mail now, with a progress bar; non-zero exit with the reason on failure."""
-    from . import polling
+    """Fetch new messages now (mail with a progress bar); non-zero exit with the reason on failure."""
+    from . import messaging, polling
     from .models import Channel
 
     _upgrade_quietly()
@@ -282,7 +311,10 @@ def poll(channel_name: str | None, once: bool) -> None:
                 bar["shown"].update(p["done"] - bar["done"])
                 bar["done"] = p["done"]
 
-            result = polling.poll_email(channel.id, on_progress=progress)
+            if channel.kind == "twilio":
+                result = messaging.poll(channel.id)
+            else:
+                result = polling.poll_email(channel.id, on_progress=progress)
             if bar["shown"] is not None:
                 bar["shown"].__exit__(None, None, None)
             if result.error:
