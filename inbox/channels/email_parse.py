@@ -456,6 +456,7 @@ _QUOTE_START = re.compile(
       | .{0,80}\d{4}년\ ?\d{1,2}월\ ?\d{1,2}일.{0,120}(작성|wrote).{0,10}:?\s*$   # Korean Gmail
       | -{2,}\s*(Original\ Message|원본\ 메시지|Forwarded\ message)\s*-{2,}     # Outlook, forwards
       | From:\ .+\ Sent:\ .+                           # Outlook one-line header
+      | 보낸\ 사람:\ .+\ 보낸\ 날짜:\ .+                  # Korean Outlook
       | >.*                                            # classic quoting
     )""",
     re.VERBOSE | re.IGNORECASE,
@@ -470,7 +471,10 @@ def split_quoted(text: str) -> tuple[str, str]:
     for i, line in enumerate(lines):
         if i == 0:
             continue
-        if _QUOTE_START.match(line.strip()) or _SIGNATURE.match(line):
+        # Gmail wraps a long attribution ("On ... <address>" / "wrote:") and Outlook puts
+        # From: and Sent: on lines of their own: each line is also tried joined with the next.
+        joined = f"{line.strip()} {lines[i + 1].strip()}" if line.strip() and i + 1 < len(lines) else ""
+        if _QUOTE_START.match(line.strip()) or (joined and _QUOTE_START.match(joined)) or _SIGNATURE.match(line):
             head = "\n".join(lines[:i]).rstrip()
             if head:
                 return head, "\n".join(lines[i:])

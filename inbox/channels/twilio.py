@@ -183,7 +183,7 @@ def inbound_from_form(channel_id: int, form: dict, received_at: dt.datetime | No
         name=(form.get("ProfileName") or "")[:255],
         text=text[:50_000],
         received_at=received_at,
-        raw=json.dumps(form, ensure_ascii=False).encode(),
+        raw=json.dumps(form, ensure_ascii=False, default=str).encode(),
         meta=meta,
     )
 
