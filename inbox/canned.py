@@ -95,7 +95,25 @@ def content_variables(template: Template, contact, agent, conversation) -> dict[
     return values
 
 
-def save(template: Template | None, actor: User, *, name: str, shortcut: str, body: str, channels: str) -> Template:
+def parse_content_variables(text: str) -> dict[str, str]:
+    """``1 = {{ contact.first_name }}`` lines -> {"1": "{{ contact.first_name }}"}, checked."""
+    variables: dict[str, str] = {}
+    for line in (text or "").splitlines():
+        if not line.strip():
+            continue
+        key, sep, expression = line.partition("=")
+        key, expression = key.strip(), expression.strip()
+        if not sep or not key.isdigit() or not expression:
+            raise TemplateProblem(N_("Write one variable per line, like: 1 = {{ contact.first_name }}"))
+        check(expression)
+        variables[key] = expression
+    return variables
+
+
+def save(
+    template: Template | None, actor: User, *, name: str, shortcut: str, body: str, channels: str,
+    content_sid: str | None = None, content_variables: str | dict | None = None,
+) -> Template:  # fmt: skip
     name = name.strip()
     shortcut = shortcut.strip().lstrip("/").lower()
     if not name or not shortcut:
@@ -109,11 +127,18 @@ def save(template: Template | None, actor: User, *, name: str, shortcut: str, bo
             N_("The shortcut /%(shortcut)s is already used by “%(name)s”."), shortcut=shortcut, name=clash.name
         )
     kinds = " ".join(k for k in channels.split() if k in ("email", "sms", "whatsapp"))
+    content_sid = (content_sid or "").strip() or None
+    if content_sid and not (content_sid.startswith("HX") and len(content_sid) == 34):
+        raise TemplateProblem(N_("A Content SID starts with HX and has 34 characters."))
+    if isinstance(content_variables, str):
+        content_variables = parse_content_variables(content_variables)
     with db.atomic():
         created = template is None
         if created:
             template = Template(created_by=actor)
         template.name, template.shortcut, template.body, template.channels = name, shortcut, body, kinds
+        template.content_sid = content_sid
+        template.content_variables = content_variables or {}
         template.updated_at = utcnow()
         template.save()
         audit.record(actor, "template_created" if created else "template_changed", template, after={"name": name})

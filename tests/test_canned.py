@@ -44,3 +44,15 @@ def test_shortcuts_are_unique_and_simple(agent):
     (t,) = canned.search("tha")
     assert t.shortcut == "thanks" and t.channels == "email sms"
     assert canned.search("", kind="whatsapp") == []
+
+
+def test_approved_whatsapp_template_variables_are_parsed_and_checked(agent):
+    t = canned.save(
+        None, agent, name="WA", shortcut="wa", body="Hi {{ contact.first_name }}", channels="whatsapp",
+        content_sid="HX" + "a" * 32, content_variables="1 = {{ contact.first_name }}\n2={{ last_topic }}",
+    )  # fmt: skip
+    assert t.content_variables == {"1": "{{ contact.first_name }}", "2": "{{ last_topic }}"}
+    with pytest.raises(canned.TemplateProblem):
+        canned.save(None, agent, name="Bad", shortcut="bad", body="x", channels="", content_variables="first name")
+    with pytest.raises(canned.TemplateProblem):
+        canned.save(None, agent, name="Bad", shortcut="bad", body="x", channels="", content_sid="not-a-sid")

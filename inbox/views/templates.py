@@ -68,6 +68,8 @@ def _save(template: Template | None):
             shortcut=form.get("shortcut", ""),
             body=form.get("body", ""),
             channels=" ".join(form.getlist("channels")),
+            content_sid=form.get("content_sid", ""),
+            content_variables=form.get("content_variables", ""),
         )
     except canned.TemplateProblem as exc:
         return _form(template, translate(exc), form, 400)
