@@ -14,12 +14,13 @@ from dataclasses import dataclass
 from . import outbound
 from .channels import ChannelError
 from .channels import email as email_adapter
-from .db import utcnow
+from .db import utcnow, write_transaction
 from .ingest import InboundMessage, ingest
 from .models import Channel, Message
 
 log = logging.getLogger(__name__)
 MAX_BACKOFF = dt.timedelta(hours=1)
+STORE_CHUNK = 50  # messages per transaction: holds SQLite's write lock ~0.2 s at most
 
 
 @dataclass
@@ -48,9 +49,7 @@ def poll_email(channel_id: int, on_progress: Callable[[dict], None] | None = Non
         own = {settings.from_address.lower()}
         for batch in email_adapter.fetch_batches(channel.id, settings, cursor, own):
             result.fetched += len(batch.messages)
-            for inbound in batch.messages:
-                if store(inbound):
-                    result.stored += 1
+            result.stored += store_batch(batch.messages, channel)
             cursor.update(batch.cursor)
             cursor["progress"] = batch.progress.as_dict()
             Channel.update(cursor=cursor).where(Channel.id == channel.id).execute()
@@ -82,9 +81,35 @@ def record_failure(channel: Channel, cursor: dict, reason: str) -> None:
     log.warning("channel %s poll failed (%s in a row): %s", channel.id, failures, reason)
 
 
-def store(inbound: InboundMessage) -> bool:
+def store_batch(messages: list[InboundMessage], channel: Channel | None = None) -> int:
+    """Store fetched messages, STORE_CHUNK per transaction: one commit instead of one per
+    message. Should a chunk fail anyway (``store`` already keeps a message it cannot store
+    normally), it is rolled back and stored message by message, exactly as without
+    chunks, so nothing but the failing message is affected. Returns how many are new."""
+    stored = 0
+    for start in range(0, len(messages), STORE_CHUNK):
+        chunk = messages[start : start + STORE_CHUNK]
+        try:
+            with write_transaction():
+                created = sum(store(inbound, channel) for inbound in chunk)
+        except Exception:
+            log.warning("storing %s messages together failed; storing them one by one", len(chunk), exc_info=True)
+            created = sum(store(inbound, channel) for inbound in chunk)
+        stored += created
+    return stored
+
+
+def store(inbound: InboundMessage, channel: Channel | None = None) -> bool:
     """Ingest one fetched message. Bounces mark the message they are about as failed and
     land in that customer's thread. Returns whether a new message was stored."""
+    own_id = inbound.meta.get("message_id")
+    if (
+        own_id
+        and Message.select()
+        .where((Message.channel == inbound.channel_id) & (Message.direction == "out") & (Message.provider_id == own_id))
+        .exists()
+    ):
+        return False  # our own reply came back (a copy, a list, a forward rule): not a customer message
     bounce = inbound.meta.get("bounce")
     if bounce:
         original = (
@@ -100,7 +125,7 @@ def store(inbound: InboundMessage) -> bool:
             outbound.mark_failed(original, f"Bounced: {bounce['reason']}")
             inbound.address = original.address
     try:
-        return ingest(inbound).created
+        return ingest(inbound, channel).created
     except Exception as exc:  # one bad message must not stop the poller: keep it raw
         log.exception("storing message %s failed; keeping it raw", inbound.provider_id)
         fallback = InboundMessage(

@@ -388,3 +388,24 @@ def test_a_reply_with_an_attachment_sent_from_the_composer(client, mailbox, chan
     assert part.get_filename() == "견적서.pdf"
     assert part.get_content() == b"%PDF-1.4 quote"
     assert Message.get(Message.direction == "out").status == "sent"
+
+
+def test_a_copy_of_our_own_reply_is_not_ingested_and_the_sent_folder_gets_a_copy(mailbox, channel, smtp, agent):
+    Channel.update(settings={**channel.settings, "append_to_sent": True}).where(Channel.id == channel.id).execute()
+    mailbox.append("INBOX", mail(subject="문의"))
+    polling.poll_email(channel.id)
+    reply = outbound.send(Conversation.get(), kind="email", text="답변드립니다", author=agent)
+    tasks.deliver(reply.id)
+    ours = smtp.messages[-1][2]
+    mailbox.select_folder("Sent", readonly=True)
+    (uid,) = mailbox.search(["ALL"])
+    copy = mailbox.fetch([uid], ["BODY.PEEK[]"])[uid][b"BODY[]"]
+    assert email.message_from_bytes(copy)["Message-ID"] == Message.get_by_id(reply.id).provider_id
+    # The same mail forwarded back into the inbox by some rule: not a customer message.
+    mailbox.append(
+        "INBOX",
+        ours.replace(b"From: ", b"X-Original-From: ", 1).replace(
+            b"X-Original-From: ", b"From: Someone <fwd@example.kr>\r\nX-Original-From: ", 1
+        ),
+    )
+    assert polling.poll_email(channel.id).stored == 0
