@@ -65,12 +65,13 @@ class IngestResult:
     created: bool
 
 
-def ingest(inbound: InboundMessage) -> IngestResult:
-    """Store ``inbound`` once and keep its conversation's timers current."""
+def ingest(inbound: InboundMessage, channel: Channel | None = None) -> IngestResult:
+    """Store ``inbound`` once and keep its conversation's timers current. ``channel``, when
+    the caller has it already (a poller storing a batch), saves looking it up again."""
     for attempt in range(3):
         try:
             with write_transaction():
-                return _ingest(inbound)
+                return _ingest(inbound, channel)
         except IntegrityError:
             # A concurrent ingest created the same message or identity first; the next
             # attempt finds it.
@@ -79,14 +80,19 @@ def ingest(inbound: InboundMessage) -> IngestResult:
     raise AssertionError("unreachable")
 
 
-def _ingest(inbound: InboundMessage) -> IngestResult:
-    existing = Message.get_or_none(
-        (Message.channel == inbound.channel_id) & (Message.provider_id == inbound.provider_id)
+def _ingest(inbound: InboundMessage, channel: Channel | None = None) -> IngestResult:
+    # The id alone first: selecting every column costs peewee ~0.7 ms per message, and
+    # the message is almost always new.
+    existing_id = (
+        Message.select(Message.id)
+        .where((Message.channel == inbound.channel_id) & (Message.provider_id == inbound.provider_id))
+        .scalar()
     )
-    if existing is not None:
-        return IngestResult(existing, False)
+    if existing_id is not None:
+        return IngestResult(Message.get_by_id(existing_id), False)
 
-    channel = Channel.get_by_id(inbound.channel_id)
+    if channel is None or channel.id != inbound.channel_id:
+        channel = Channel.get_by_id(inbound.channel_id)
     contact, address = _find_or_create_contact(inbound)
     conversation = Conversation.get_or_none(Conversation.contact == contact)
     if conversation is None:

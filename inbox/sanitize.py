@@ -21,7 +21,7 @@ _ATTRIBUTES = {
     "th": {"colspan", "rowspan"},
     "font": {"color"},
 }
-# cid: images are rewritten to served attachments by the email adapter before this runs;
+# cid: images are kept here and pointed at their served attachments when shown (rendering.py);
 # remote images are dropped (tracking pixels) unless they are data: or our own paths.
 _URL_SCHEMES = {"http", "https", "mailto", "tel", "cid"}
 

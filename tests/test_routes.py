@@ -72,6 +72,7 @@ def world(agent, manager, admin, email_channel):
         "user": colleague.id,
         "agent": agent.id,
         "since": utcnow().isoformat(),
+        "channel": email_channel.id,
     }
 
 
@@ -140,6 +141,10 @@ GET_MATRIX = {
     "templates.edit_GET": ("/templates/{template}", MANAGERS),
     "admin.users": ("/admin/users", ADMINS),
     "admin.user_GET": ("/admin/users/{user}", ADMINS),
+    "channels.index": ("/settings/channels", ADMINS),
+    "channels.new_GET": ("/settings/channels/new", ADMINS),
+    "channels.edit_GET": ("/settings/channels/{channel}", ADMINS),
+    "channels.status": ("/settings/channels/{channel}/status", ADMINS),
     "health.healthz": ("/healthz", public(200)),
     "vendor.vendor": ("/vendor/htmx.min.js", public(200)),
     "static": ("/static/app.css", public(200)),
@@ -149,6 +154,11 @@ WRITE = everyone(303)
 MANAGER_WRITE = {"logged_out": LOGIN, "agent": 403, "manager": 303, "admin": 303}
 ADMIN_WRITE = {"logged_out": LOGIN, "agent": 403, "manager": 403, "admin": 303}
 NEW_PASSWORD = "another long password"
+MAILBOX = {
+    "name": "New mailbox", "imap_host": "imap.example.com", "imap_port": "993", "imap_security": "ssl",
+    "imap_username": "sales", "imap_password": "secret", "smtp_host": "smtp.example.com", "smtp_port": "465",
+    "smtp_security": "ssl", "from_address": "sales@example.com",
+}  # fmt: skip
 
 # endpoint -> (path pattern, form, expected status per role) for POST, with a valid form
 POST_MATRIX = {
@@ -179,6 +189,11 @@ POST_MATRIX = {
     "admin.user_POST": ("/admin/users/{user}", {"name": "Renamed", "role": "manager"}, ADMIN_WRITE),
     "admin.deactivate_POST": ("/admin/users/{user}/deactivate", {"reassign_to": "{agent}"}, ADMIN_WRITE),
     "admin.reactivate_POST": ("/admin/users/{user}/reactivate", {}, ADMIN_WRITE),
+    "channels.new_POST": ("/settings/channels/new", MAILBOX, ADMIN_WRITE),
+    "channels.edit_POST": ("/settings/channels/{channel}", {**MAILBOX, "name": "Renamed mailbox"}, ADMIN_WRITE),
+    "channels.enabled_POST": ("/settings/channels/{channel}/enabled", {"enabled": "1"}, ADMIN_WRITE),
+    "channels.test_POST": ("/settings/channels/{channel}/test", {}, ADMINS),
+    "channels.sync_POST": ("/settings/channels/{channel}/sync", {}, ADMIN_WRITE),
 }
 
 
@@ -196,6 +211,7 @@ def test_every_route_has_a_matrix_entry(app):
     assert not table - routes, f"matrix entries for routes that do not exist: {sorted(table - routes)}"
     adapter = app.url_map.bind("localhost")
     names = ("conv", "contact", "other", "identity", "message", "reply", "attachment", "template", "user", "agent")
+    names += ("channel",)
     ids = dict.fromkeys(names, 1) | {"since": "2024-01-01"}
     for method, matrix in (("GET", GET_MATRIX), ("POST", POST_MATRIX)):
         for endpoint, (pattern, *_) in matrix.items():

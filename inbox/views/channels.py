@@ -225,8 +225,15 @@ def sync_POST(channel_id: int):
 
     channel = _email_channel_or_404(channel_id)
     htmx = bool(request.headers.get("HX-Request"))
+    message = None
     if not channel.enabled:
         message = gettext("%(name)s is disabled. Enable it to sync.", name=channel.name)
+    else:
+        try:
+            EmailSettings.from_channel(channel.settings)
+        except (ChannelError, ValueError) as exc:  # never fully set up, or a password to enter again
+            message = gettext("%(name)s cannot sync: %(reason)s", name=channel.name, reason=str(exc))
+    if message:
         if htmx:
             return _status(channel, note=message)
         flash(message, "error")
