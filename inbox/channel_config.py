@@ -119,7 +119,7 @@ def test_email_channel(channel: Channel) -> list[tuple[str, bool, str]]:
 def public_settings(channel: Channel) -> dict:
     """Settings safe to show: secrets are replaced by whether they are set."""
     shown = dict(channel.settings or {})
-    for key in ("imap_password", "smtp_password", "auth_token", "api_secret"):
+    for key in ("imap_password", "smtp_password", "auth_token", "api_key_secret"):
         if key in shown:
             shown[key] = bool(shown[key])
     return shown

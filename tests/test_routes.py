@@ -13,7 +13,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from werkzeug.security import generate_password_hash
 
-from inbox import canned, contacts, conversations, outbound
+from inbox import canned, channel_config, contacts, conversations, outbound
 from inbox.db import utcnow
 from inbox.ingest import InboundAttachment
 from inbox.models import ALL_MODELS, Attachment, Channel, Contact, Conversation, Message, Template, User
@@ -73,6 +73,9 @@ def world(agent, manager, admin, email_channel):
         "agent": agent.id,
         "since": utcnow().isoformat(),
         "channel": email_channel.id,
+        "twilio": channel_config.add_twilio_channel(
+            "Twilio", {"account_sid": "AC" + "0" * 32, "auth_token": "token", "sms_from": "+82215881234"}
+        ).id,
     }
 
 
@@ -194,6 +197,14 @@ POST_MATRIX = {
     "channels.enabled_POST": ("/settings/channels/{channel}/enabled", {"enabled": "1"}, ADMIN_WRITE),
     "channels.test_POST": ("/settings/channels/{channel}/test", {}, ADMINS),
     "channels.sync_POST": ("/settings/channels/{channel}/sync", {}, ADMIN_WRITE),
+    "contacts.consent_POST": ("/contacts/{contact}/consent", {"whatsapp_opt_in": "1"}, WRITE),
+    # Provider webhooks need no login but a valid signature: unsigned is 403 for everyone.
+    "webhooks.twilio_inbound": ("/webhooks/twilio/{twilio}/inbound", {"MessageSid": "SM1", "From": "+1"}, public(403)),
+    "webhooks.twilio_status": (
+        "/webhooks/twilio/{twilio}/status",
+        {"MessageSid": "SM1", "MessageStatus": "sent"},
+        public(403),
+    ),
 }
 
 
@@ -211,7 +222,7 @@ def test_every_route_has_a_matrix_entry(app):
     assert not table - routes, f"matrix entries for routes that do not exist: {sorted(table - routes)}"
     adapter = app.url_map.bind("localhost")
     names = ("conv", "contact", "other", "identity", "message", "reply", "attachment", "template", "user", "agent")
-    names += ("channel",)
+    names += ("channel", "twilio")
     ids = dict.fromkeys(names, 1) | {"since": "2024-01-01"}
     for method, matrix in (("GET", GET_MATRIX), ("POST", POST_MATRIX)):
         for endpoint, (pattern, *_) in matrix.items():
