@@ -13,7 +13,7 @@ import logging
 from huey import crontab
 from huey.exceptions import TaskLockedException
 
-from inbox import conversations, outbound, polling, settings, users
+from inbox import conversations, outbound, polling, reminders, settings, sla, users
 from inbox.channels import TransientChannelError
 from inbox.db import db, init_db
 from inbox.queue import huey
@@ -59,6 +59,14 @@ def requeue_stuck() -> int:
 @with_db
 def wake_snoozed() -> int:
     return conversations.wake_due()
+
+
+@huey.periodic_task(crontab(minute="*"))
+@with_db
+def sweep_timers() -> dict:
+    """Fire due reminders and follow-ups, notify SLA breaches. Each item is claimed by a
+    conditional update, so overlapping sweeps (several consumers) fire it once."""
+    return {"reminders": reminders.sweep(), **sla.sweep()}
 
 
 @huey.periodic_task(crontab(minute="*/15"))

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from . import audit, search
+from . import audit, notifications, search
 from .db import utcnow, write_transaction
 from .i18n import N_, UserFacingError
 from .models import Conversation, Message, User
@@ -93,6 +93,8 @@ def wake_due(now: dt.datetime | None = None) -> int:
             )
             if n:
                 audit.record(None, "snooze_ended", conv, conversation=conv)
+                if conv.assignee_id:
+                    notifications.notify(conv.assignee_id, "snooze_ended", conv, name=conv.contact.display_name)
                 woken += 1
     return woken
 

@@ -99,6 +99,10 @@ class Contact(BaseModel):
     sms_opted_out_at = DateTimeField(null=True)
     whatsapp_opted_out_at = DateTimeField(null=True)
     email_unsubscribed_at = DateTimeField(null=True)
+    # Follow-up cadence for this contact (days after our last message), overriding the
+    # team's; e.g. [14, 21] when they said they are busy, [2, 4] when engaged.
+    cadence = JSONField(null=True)
+    dormant_since = DateTimeField(null=True)
     # Set on the contact that was merged away; its rows moved to this one.
     merged_into = ForeignKeyField("self", null=True, backref="merged_from", on_delete="SET NULL")
     created_at = DateTimeField(default=utcnow)
@@ -155,6 +159,9 @@ class Conversation(BaseModel):
     preview = CharField(default="")
     preview_direction = CharField(default="")
     woke_at = DateTimeField(null=True)  # set when a snooze ended, shown as a marker
+    # SLA notifications of the current waiting period (cleared when a human replies).
+    breach_notified_at = DateTimeField(null=True)
+    escalated_at = DateTimeField(null=True)
     updated_at = DateTimeField(default=utcnow)
 
     class Meta:
@@ -244,16 +251,65 @@ class Template(BaseModel):
 
 class FollowUp(BaseModel):
     """A reminder or follow-up due at a time. The database is the source of truth; a
-    periodic task fires what is due."""
+    periodic task fires what is due, once (``fired_at`` is set by a conditional update).
+
+    kind: manual (remind me), lead_unanswered, reengage, cadence, reactivation."""
 
     conversation = ForeignKeyField(Conversation, backref="followups", on_delete="CASCADE")
     owner = ForeignKeyField(User, null=True, on_delete="SET NULL")
     kind = CharField(default="manual")
-    due_at = DateTimeField(index=True)
+    due_at = DateTimeField()
     note = CharField(default="")
+    step = IntegerField(default=0)  # cadence / sequence step, 1-based
+    template = ForeignKeyField(Template, null=True, on_delete="SET NULL")  # suggested or auto-sent
+    fired_at = DateTimeField(null=True)
     done_at = DateTimeField(null=True)
     cancelled_at = DateTimeField(null=True)
     created_at = DateTimeField(default=utcnow)
+    meta = JSONField(default=dict)
+
+    class Meta:
+        # The sweep asks "not fired, due by now": equality on NULL then a range on due_at,
+        # so its cost does not depend on how many reminders lie in the future.
+        indexes = (
+            (("fired_at", "due_at"), False),
+            (("owner", "fired_at", "due_at"), False),
+            (("conversation", "kind"), False),
+        )
+
+
+class Notification(BaseModel):
+    """An in-app notification (assignment, mention, breach, due reminder, dormant reply)."""
+
+    user = ForeignKeyField(User, backref="notifications", on_delete="CASCADE")
+    kind = CharField()
+    conversation = ForeignKeyField(Conversation, null=True, on_delete="CASCADE")
+    params = JSONField(default=dict)
+    created_at = DateTimeField(default=utcnow)
+    read_at = DateTimeField(null=True)
+    emailed_at = DateTimeField(null=True)
+
+    class Meta:
+        indexes = ((("user", "read_at", "id"), False),)
+
+
+class TeamSetting(BaseModel):
+    """Team-wide settings edited in the app (SLA policies, business hours, cadence,
+    lead automation), as JSON values with defaults in code (``inbox.team``)."""
+
+    key = CharField(unique=True)
+    value = JSONField(null=True)
+    updated_at = DateTimeField(default=utcnow)
+
+
+class LeadSource(BaseModel):
+    """A web form or ad platform allowed to post leads, with its bearer token (hashed)."""
+
+    name = CharField(unique=True)
+    token_hash = CharField(unique=True)
+    active = BooleanField(default=True)
+    created_at = DateTimeField(default=utcnow)
+    last_used_at = DateTimeField(null=True)
 
 
 class AuditEvent(BaseModel):
@@ -286,6 +342,9 @@ ALL_MODELS = [
     Attachment,
     Template,
     FollowUp,
+    Notification,
+    TeamSetting,
+    LeadSource,
     AuditEvent,
 ]
 

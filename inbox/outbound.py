@@ -148,6 +148,7 @@ def send(
                 message.first_response = True
                 conv.first_response_at = now
             conv.waiting_since = None
+            conv.breach_notified_at = conv.escalated_at = None  # the next waiting period starts fresh
         elif human and conv.first_response_at is None and conv.last_inbound_at is not None:
             conv.first_response_at = now
         message.save()
