@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from peewee import IntegrityError
 
-from . import audit, consent, search
+from . import audit, automation, consent, search
 from .db import utcnow, write_transaction
 from .identities import InvalidIdentity, normalise_email, provider_phone
 from .models import (
@@ -131,6 +131,8 @@ def _ingest(inbound: InboundMessage, channel: Channel | None = None) -> IngestRe
         )
     _update_timers(conversation, message)
     consent.after_inbound(message)
+    if not message.auto_reply:
+        automation.on_customer_message(message)
     search.index_message(message)
     return IngestResult(message, True)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
-from . import canned, channels, consent, search, settings
+from . import automation, canned, channels, consent, search, settings
 from .channels import ChannelError, TransientChannelError
 from .db import utcnow, write_transaction
 from .i18n import N_, UserFacingError
@@ -165,6 +165,8 @@ def send(
         conv.updated_at = now
         conv.save()
         search.index_message(message)
+        if human:
+            automation.on_human_reply(message)
     return message
 
 
