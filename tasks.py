@@ -43,6 +43,9 @@ def deliver(message_id: int) -> str:
         raise
 
 
+outbound.set_delivery(deliver)
+
+
 @huey.periodic_task(crontab(minute="*"))
 @huey.lock_task("requeue-stuck")
 @with_db

@@ -24,6 +24,23 @@ MAX_ATTACHMENTS_BYTES = 20 * 1024 * 1024
 STATUS_RANK = {"queued": 0, "sending": 1, "sent": 2, "delivered": 3, "read": 4, "failed": 5}
 
 
+_deliver_later = None
+
+
+def set_delivery(enqueue) -> None:
+    """The task queue registers how to deliver a message later (``tasks.deliver``), so
+    domain code (automations) can ask for delivery without importing the tasks module."""
+    global _deliver_later
+    _deliver_later = enqueue
+
+
+def queue_delivery(message_id: int) -> None:
+    """Hand a stored message to the queue; without a queue the periodic requeue job
+    picks it up."""
+    if _deliver_later is not None:
+        _deliver_later(message_id)
+
+
 class SendError(UserFacingError):
     """The message cannot be written at all (no address, empty text); nothing is stored."""
 

@@ -6,13 +6,10 @@ cursor to save after each one, and sends ``OutboundMessage`` data."""
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import imaplib
-import queue
 import socket
 import ssl
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import MISSING, dataclass, field
@@ -139,53 +136,17 @@ class Batch:
 
 
 def fetch_batches(channel_id: int, s: EmailSettings, cursor: dict, own_addresses: set[str]) -> Iterator[Batch]:
-    """Yield new mail of every watched folder in batches, oldest first.
-
-    The next batch is fetched and parsed in a thread while the caller stores this one, so
-    the server's and the database's work overlap; at most two batches are in memory. The
-    caller sees exactly the batches, cursors and errors of fetching one after the other."""
+    """Yield new mail of every watched folder in batches, oldest first."""
     client = connect_imap(s)
-    state = {k: dict(v) for k, v in (cursor.get("folders") or {}).items()}
-    ready: queue.SimpleQueue = queue.SimpleQueue()
-    slots = threading.Semaphore(2)  # batches alive: the caller's and the one being read
-    stopping = threading.Event()
-
-    def read_ahead() -> None:
-        try:
-            for folder in s.folders:
-                batches = _fetch_folder(client, channel_id, s, folder, state, own_addresses)
-                while True:
-                    while not slots.acquire(timeout=0.1):
-                        if stopping.is_set():
-                            return
-                    batch = next(batches, None)
-                    if batch is None:
-                        slots.release()
-                        break
-                    # Progress is one object the folder's reader keeps counting: snapshot it.
-                    ready.put((dataclasses.replace(batch, progress=dataclasses.replace(batch.progress)), None))
-            ready.put((None, None))
-        except BaseException as exc:  # handed to the caller, raised there
-            ready.put((None, exc))
-
-    reader = threading.Thread(target=read_ahead, name=f"imap-fetch-{channel_id}", daemon=True)
-    reader.start()
     try:
-        while True:
-            batch, error = ready.get()
-            if error is not None:
-                raise error
-            if batch is None:
-                return
-            yield batch
-            slots.release()
+        state = {k: dict(v) for k, v in (cursor.get("folders") or {}).items()}
+        for folder in s.folders:
+            yield from _fetch_folder(client, channel_id, s, folder, state, own_addresses)
     except (OSError, IMAPClientError, imaplib.IMAP4.error) as exc:
         # Dropped connection, timeout, server error mid-sync: the cursor saved after the
         # last stored batch is where the next poll resumes.
         raise EmailConnectionError(describe(exc, "IMAP", s.imap_host, s.imap_port)) from None
     finally:
-        stopping.set()
-        reader.join()  # it finishes the batch it is reading; then the connection is free
         try:
             client.logout()
         except Exception:  # the connection may already be gone; nothing to clean up

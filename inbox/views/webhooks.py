@@ -5,6 +5,8 @@ is queued; the poller backfills anything a webhook missed."""
 
 from __future__ import annotations
 
+import json
+
 from flask import Blueprint, Response, abort, request
 
 import tasks
@@ -20,6 +22,22 @@ MAX_WEBHOOK_BYTES = 1024 * 1024
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response />'
 
 
+# Decrypting the auth token (key derivation + Fernet) cost more than the rest of a
+# webhook; the result is kept per stored settings, so an edited channel is read afresh.
+_decrypted: dict[tuple, twilio_adapter.TwilioSettings] = {}
+
+
+def _settings_of(channel: Channel) -> twilio_adapter.TwilioSettings:
+    key = (channel.id, json.dumps(channel.settings, sort_keys=True, default=str), settings.secret_key())
+    found = _decrypted.get(key)
+    if found is None:
+        found = twilio_adapter.TwilioSettings.from_channel(channel.settings)
+        if len(_decrypted) >= 64:
+            _decrypted.clear()
+        _decrypted[key] = found
+    return found
+
+
 def _verified_channel(channel_id: int) -> Channel:
     if (request.content_length or 0) > MAX_WEBHOOK_BYTES:
         abort(413, description="Webhook body too large.")
@@ -27,7 +45,7 @@ def _verified_channel(channel_id: int) -> Channel:
     if channel is None:
         abort(404, description="No such Twilio channel.")
     try:
-        twilio_settings = twilio_adapter.TwilioSettings.from_channel(channel.settings)
+        twilio_settings = _settings_of(channel)
     except ChannelError:
         abort(404, description="This Twilio channel is not set up.")
     # Twilio signs the public URL it called; behind a proxy request.url is not that URL.
