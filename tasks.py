@@ -105,6 +105,20 @@ def poll_email_channel(channel_id: int) -> str:
     return result.error or f"stored {result.stored}"
 
 
+@huey.periodic_task(crontab(minute="*"))
+@huey.lock_task("notification-emails")
+@with_db
+def send_notification_emails() -> dict:
+    """Email copies of notifications (for users who asked) and daily summaries."""
+    from inbox import digest
+
+    base = settings.get("base_url")
+    return {
+        "notifications": digest.email_notifications(base_url=base),
+        "summaries": digest.daily_summaries(base_url=base),
+    }
+
+
 @huey.task(retries=5, retry_delay=10, retry_backoff=2)
 @with_db
 def twilio_inbound(channel_id: int, form: dict) -> bool:

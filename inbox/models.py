@@ -13,6 +13,7 @@ from peewee import (
     BlobField,
     BooleanField,
     CharField,
+    DateField,
     DateTimeField,
     ForeignKeyField,
     IntegerField,
@@ -47,6 +48,10 @@ class User(BaseModel):
     totp_secret = CharField(null=True)
     locale = CharField(default="ko")
     timezone = CharField(default="Asia/Seoul")
+    # Email copies of notifications, and a daily summary at this local hour (None = off).
+    notify_by_email = BooleanField(default=False)
+    summary_hour = IntegerField(null=True)
+    summary_sent_on = DateField(null=True)  # local date of the last daily summary
     # Bumped on password change/deactivation so old sessions stop working.
     session_version = IntegerField(default=1)
     created_at = DateTimeField(default=utcnow)

@@ -64,6 +64,14 @@ def create(*, email: str, name: str, role: str, password: str, actor: User | Non
     return user
 
 
+def set_email_preferences(user: User, *, notify_by_email: bool, summary_hour: int | None) -> None:
+    """Email copies of notifications, and the local hour of the daily summary (None = off)."""
+    if summary_hour is not None and not 0 <= summary_hour <= 23:
+        raise UserError(N_("Pick an hour between 0 and 23."), field="summary_hour")
+    User.update(notify_by_email=notify_by_email, summary_hour=summary_hour).where(User.id == user.id).execute()
+    user.notify_by_email, user.summary_hour = notify_by_email, summary_hour
+
+
 def set_password(user: User, password: str, actor: User | None = None) -> None:
     check_password_rules(password)
     with db.atomic():

@@ -70,6 +70,12 @@ def me_POST():
             locale=request.form.get("locale", current_user.locale),
             timezone=request.form.get("timezone", current_user.timezone),
         )
+        hour = request.form.get("summary_hour", "")
+        users.set_email_preferences(
+            current_user._get_current_object(),
+            notify_by_email=request.form.get("notify_by_email") == "1",
+            summary_hour=int(hour) if hour.isdigit() else None,
+        )
         new_password = request.form.get("new_password", "")
         if new_password:
             from werkzeug.security import check_password_hash
