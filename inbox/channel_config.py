@@ -164,6 +164,9 @@ def twilio_settings(values: dict, existing=None):
         account_sid=sid, auth_token=token, sms_from=numbers.get("sms_from", ""),
         whatsapp_from=numbers.get("whatsapp_from", ""), messaging_service_sid=service, api_key_sid=key_sid,
         api_key_secret=key_secret if key_sid else "", api_base_url=base,
+        # Not on the form: keep what an operator may have tuned.
+        media_max_bytes=existing.media_max_bytes if existing else TwilioSettings.media_max_bytes,
+        poll_seconds=existing.poll_seconds if existing else TwilioSettings.poll_seconds,
     )  # fmt: skip
 
 

@@ -369,7 +369,7 @@ def test_unparsed_messages_are_listed_with_links(admin_client, connected):
 # --- odd input ---------------------------------------------------------------------------
 
 
-def test_unknown_and_non_email_channels(admin_client, twilio_channel):
+def test_unknown_channels_and_kinds_without_settings(admin_client, twilio_channel):
     for path in ("/settings/channels/999999", "/settings/channels/" + "9" * 30, "/settings/channels/999999/status"):
         assert admin_client.get(path).status_code == 404, path
     for path in (
@@ -378,14 +378,25 @@ def test_unknown_and_non_email_channels(admin_client, twilio_channel):
         "/settings/channels/999999/enabled",
     ):
         assert post(admin_client, path).status_code == 404, path
-    base = f"/settings/channels/{twilio_channel.id}"
+    # a kind these pages cannot set up
+    other = factories.make_channel("fax", name="Fax line")
+    base = f"/settings/channels/{other.id}"
     assert admin_client.get(base).status_code == 404
+    assert post(admin_client, base, {"name": "x"}).status_code == 404
     assert post(admin_client, f"{base}/test").status_code == 404
     assert post(admin_client, f"{base}/sync").status_code == 404
     page = body(admin_client.get("/settings/channels"))
-    assert twilio_channel.name in page and "SMS and WhatsApp (Twilio)" in page
+    assert "Fax line" in page and f'href="{base}"' not in page
+    # a Twilio account never set up: its page opens, and the test and the poll say why not
+    base = f"/settings/channels/{twilio_channel.id}"
+    assert 'id="state-auth_token">Stored: not set.' in body(admin_client.get(base))
+    assert "This Twilio account is not fully set up" in body(post(admin_client, f"{base}/test", htmx=True))
+    assert "is disabled. Enable it to poll." in body(post(admin_client, f"{base}/sync", htmx=True))
+    page = body(admin_client.get("/settings/channels"))
+    assert twilio_channel.name in page and "SMS and WhatsApp (Twilio)" in page and f'href="{base}"' in page
     assert post(admin_client, f"{base}/enabled", {"enabled": "1"}).status_code == 303
     assert Channel.get_by_id(twilio_channel.id).enabled is True
+    assert "cannot poll: This Twilio account is not fully set up" in body(post(admin_client, f"{base}/sync", htmx=True))
 
 
 def test_forms_carry_csrf_tokens_and_refuse_without(admin_client, connected):

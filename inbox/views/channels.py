@@ -250,7 +250,9 @@ def enabled_POST(channel_id: int):
         flash(gettext("%(name)s is enabled: messages are sent and polled through it.", name=channel.name), "ok")
     elif channel.kind == "twilio":
         flash(
-            gettext("%(name)s is disabled: nothing is sent or polled through it until you enable it.", name=channel.name),
+            gettext(
+                "%(name)s is disabled: nothing is sent or polled through it until you enable it.", name=channel.name
+            ),
             "ok",
         )
     elif enabled:
