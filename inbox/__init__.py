@@ -36,9 +36,34 @@ def create_app(config: dict | None = None) -> Flask:
     web.init_app(app)
 
     from .channels import email, twilio  # noqa: F401  (register the adapters)
-    from .views import admin, auth, channels, contacts, conversations, health, templates, vendor, webhooks
+    from .views import (
+        admin,
+        auth,
+        channels,
+        contacts,
+        conversations,
+        health,
+        lead_sources,
+        leads_api,
+        notifications,
+        reminders,
+        sla_settings,
+        templates,
+        vendor,
+        webhooks,
+    )
 
     for module in (auth, conversations, contacts, templates, admin, channels, health, vendor, webhooks):
         app.register_blueprint(module.bp)
+    for module in (notifications, reminders, sla_settings):
+        app.register_blueprint(module.bp)
+    for module in (lead_sources, leads_api):
+        app.register_blueprint(module.bp)
     csrf.exempt(webhooks.bp)  # provider-signed instead
+    csrf.exempt(leads_api.bp)  # a lead source's bearer token instead
     return app
+
+
+# The new-lead follow-ups (acknowledgement, reminders, re-engagement) register their
+# handlers with the reminders sweep on import: the task consumer needs them too.
+from . import leads  # noqa: E402, F401

@@ -284,6 +284,58 @@ def channel_test(name: str) -> None:
         sys.exit(1)
 
 
+@main.group("lead-source")
+def lead_source_group() -> None:
+    """Web forms and ad platforms allowed to post leads to /api/leads."""
+
+
+@lead_source_group.command("add")
+@click.argument("name")
+def lead_source_add(name: str) -> None:
+    """Add a lead source and print its token (shown once; only its hash is kept)."""
+    from . import leads
+
+    _upgrade_quietly()
+    with _db().connection_context():
+        try:
+            source, token = leads.add_source(name)
+        except leads.LeadError as exc:
+            raise click.ClickException(str(exc)) from None
+        endpoint = settings.get("base_url").rstrip("/") + "/api/leads"
+    click.echo(f"added lead source {source.name} (id {source.id})")
+    click.echo(f"  post leads to: {endpoint}")
+    click.echo(f"  with the header: Authorization: Bearer {token}")
+    click.echo("  The token is shown only now; keep it secret.")
+
+
+@lead_source_group.command("list")
+def lead_source_list() -> None:
+    """Every lead source, active or not, with when it last posted a lead."""
+    from . import leads
+
+    _upgrade_quietly()
+    with _db().connection_context():
+        for source in leads.sources():
+            state = "active" if source.active else "deactivated"
+            last = source.last_used_at.isoformat(timespec="seconds") + "Z" if source.last_used_at else "never"
+            click.echo(f"{source.id}\t{source.name}\t{state}\tlast lead {last}")
+
+
+@lead_source_group.command("deactivate")
+@click.argument("name")
+def lead_source_deactivate(name: str) -> None:
+    """Stop accepting a lead source's token."""
+    from . import leads
+    from .models import LeadSource
+
+    with _db().connection_context():
+        source = LeadSource.get_or_none(LeadSource.name == name)
+        if source is None:
+            raise click.ClickException(f"no lead source named {name!r} (see `inbox lead-source list`)")
+        changed = leads.deactivate_source(source)
+    click.echo(f"deactivated lead source {name}" if changed else f"{name} was already deactivated")
+
+
 @main.command()
 @click.option("--channel", "channel_name", default=None, help="Only this channel (default: every enabled channel).")
 @click.option("--once", is_flag=True, required=True, help="Sync until caught up, then exit.")

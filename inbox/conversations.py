@@ -5,6 +5,7 @@ Every change is recorded in the audit trail, which the timeline shows."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 from . import audit, notifications, search
 from .db import utcnow, write_transaction
@@ -38,6 +39,10 @@ def assign(conv: Conversation, actor: User, assignee: User | None) -> None:
             before={"assignee": before},
             after={"assignee": assignee.id if assignee else None, "assignee_name": assignee.name if assignee else None},
         )
+        if assignee is not None and (actor is None or actor.id != assignee.id):
+            notifications.notify(
+                assignee, "assigned", conv, by=actor.name if actor else "", name=conv.contact.display_name
+            )
 
 
 def close(conv: Conversation, actor: User) -> None:
@@ -109,4 +114,26 @@ def add_note(conv: Conversation, author: User, text: str) -> Message:
         note = Message.create(conversation=conv, direction="note", author=author, text=text, status="received")
         _touch(conv)
         search.index_message(note)
+        mentioned = mentions(text, exclude=author)
+        if mentioned:
+            excerpt = text if len(text) <= 140 else text[:139] + "…"
+            name = conv.contact.display_name
+            for user in mentioned:
+                notifications.notify(user, "mention", conv, by=author.name, name=name, excerpt=excerpt)
     return note
+
+
+def mentions(text: str, exclude: User | None = None) -> list[User]:
+    """Active users named in ``text`` as @Full Name or @email-local-part (any case); an
+    address such as kim@example.com is not a mention."""
+    if "@" not in text:
+        return []
+    found = []
+    for user in User.select().where(User.active):
+        if exclude is not None and user.id == exclude.id:
+            continue
+        handles = {h for h in (user.name.strip(), user.email.partition("@")[0]) if h}
+        pattern = r"(?<![\w.+-])@(?:" + "|".join(re.escape(h) for h in handles) + r")(?![\w-])"
+        if handles and re.search(pattern, text, re.IGNORECASE):
+            found.append(user)
+    return found

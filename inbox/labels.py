@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from flask_babel import gettext, lazy_gettext
+import datetime as dt
+
+from flask_babel import format_datetime, gettext, lazy_gettext
 
 LEAD_STATUS = {
     "new": lazy_gettext("New"),
@@ -64,6 +66,11 @@ def event_text(event) -> str:
         return gettext("Snooze ended")
     if action == "snoozed":
         return gettext("%(who)s snoozed this conversation", who=who)
+    if action == "reminder_set":
+        when = _stored_time(after.get("due_at"))
+        if after.get("note"):
+            return gettext("%(who)s set a reminder for %(when)s: %(note)s", who=who, when=when, note=after["note"])
+        return gettext("%(who)s set a reminder for %(when)s", who=who, when=when)
     if action == "contact_created":
         return gettext("%(who)s created this contact", who=who)
     if action == "contact_changed":
@@ -92,3 +99,67 @@ def event_text(event) -> str:
     if action == "whatsapp_consent_withdrawn":
         return gettext("WhatsApp opt-in withdrawn by %(who)s", who=who)
     return f"{who}: {action}"
+
+
+def _stored_time(value: str | None) -> str:
+    """An ISO time kept in an audit record (naive UTC), in the user's time zone."""
+    try:
+        return format_datetime(dt.datetime.fromisoformat(value), "short")
+    except (TypeError, ValueError):
+        return value or "?"
+
+
+def notification_text(kind: str, params: dict, contact_name: str = "") -> str:
+    """One line for an in-app notification. ``contact_name`` is the conversation's contact
+    now, used when the notification did not store a name."""
+    p = params or {}
+    name = p.get("name") or contact_name or gettext("a customer")
+    text = _notification_line(kind, p, name)
+    if p.get("reason"):  # why an automatic message was not sent (a msgid with its values)
+        reason = gettext(p["reason"], **(p.get("reason_params") or {}))
+        text = gettext("%(text)s (not sent automatically: %(reason)s)", text=text, reason=reason)
+    return text
+
+
+def _notification_line(kind: str, p: dict, name: str) -> str:
+    if kind == "reminder":
+        if p.get("note"):
+            return gettext("Reminder: %(name)s — %(note)s", name=name, note=p["note"])
+        return gettext("Reminder: %(name)s", name=name)
+    if kind == "sla_breached":
+        return gettext("%(name)s has waited longer than the %(minutes)s-minute target", name=name,
+                       minutes=p.get("minutes", "?"))  # fmt: skip
+    if kind == "sla_escalated":
+        return gettext("Escalated: %(name)s has waited over %(minutes)s minutes", name=name,
+                       minutes=p.get("minutes", "?"))  # fmt: skip
+    if kind == "snooze_ended":
+        return gettext("Snooze ended: %(name)s", name=name)
+    if kind == "new_lead":
+        if p.get("source"):
+            return gettext("New lead from %(source)s: %(name)s", source=p["source"], name=name)
+        return gettext("New lead: %(name)s", name=name)
+    if kind == "lead_unanswered":
+        return gettext("%(name)s, a new lead, is still waiting for an answer", name=name)
+    if kind == "reengage":
+        if p.get("sent"):
+            return gettext("Re-engagement message sent to %(name)s", name=name)
+        return gettext("Re-engage %(name)s: no answer since our last message", name=name)
+    if kind == "dormant_replied":
+        return gettext("%(name)s, a dormant lead, wrote again", name=name)
+    if kind == "cadence_task":
+        step = p.get("step") or "?"
+        if p.get("sequence") == "reactivation":
+            line = gettext("Reactivate %(name)s (step %(step)s)", name=name, step=step)
+        else:
+            line = gettext("Follow up with %(name)s (step %(step)s)", name=name, step=step)
+        if p.get("template"):
+            line = gettext("%(line)s with the template %(template)s", line=line, template=p["template"])
+        return line
+    if kind == "assigned":
+        if p.get("by"):
+            return gettext("%(by)s assigned %(name)s to you", by=p["by"], name=name)
+        return gettext("%(name)s was assigned to you", name=name)
+    if kind == "mention":
+        return gettext("%(by)s mentioned you on %(name)s: %(excerpt)s", by=p.get("by") or "?", name=name,
+                       excerpt=p.get("excerpt", ""))  # fmt: skip
+    return f"{kind}: {name}"

@@ -1,25 +1,32 @@
 """The inbox list: folders, filters, two sort orders, keyset pagination and search.
 
 A page costs a fixed number of queries whatever its size: one for the rows (conversation,
-contact and assignee joined), one for identities, one for tags."""
+contact and assignee joined), one for identities, one for tags. The SLA policy that
+colours the waiting badges is read once per request by the view (``web.sla_policy``).
+
+The "breached" filter is exact and stays in SQL, so keyset paging works unchanged: each
+policy rule becomes a ``CASE`` branch giving the latest ``waiting_since`` that has
+breached its target by now (business hours walked back in Python, once per rule), and
+the row's ``waiting_since`` must be at or before it. The extra ``waiting_since <= now -
+smallest target`` bound lets the (state, waiting_since) index do the range scan.
+``breach_notified_at`` is not used: the sweep sets it only every few minutes, and it
+stays set when a manager later raises the target."""
 
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
 
-from peewee import JOIN
+from peewee import JOIN, Case
 
-from . import contacts, search
+from . import contacts, search, sla
 from .db import utcnow
 from .models import CHANNEL_KINDS, LEAD_STATUSES, Contact, ContactTag, Conversation, User
 
 FOLDERS = ("mine", "unassigned", "open", "snoozed", "closed")
 SORTS = ("newest", "waiting")
 PAGE_SIZE = 50
-# SLA targets until SLA policies are configurable: new leads 1 hour, everyone else 24 hours.
-SLA_SECONDS = {"new": 3600}
-SLA_DEFAULT_SECONDS = 24 * 3600
+TRUE = ("1", "on", "true", "yes")
 
 
 @dataclass
@@ -32,6 +39,7 @@ class InboxFilter:
     sort: str = "newest"
     q: str = ""
     cursor: str | None = None
+    breached: bool = False  # open conversations past their SLA target
 
     @classmethod
     def from_args(cls, args, default_folder: str = "open") -> InboxFilter:
@@ -49,12 +57,14 @@ class InboxFilter:
             sort=pick("sort", SORTS) or "newest",
             q=(args.get("q") or "").strip()[:200],
             cursor=(args.get("cursor") or "")[:80] or None,
+            breached=(args.get("breached") or "").lower() in TRUE,
         )
 
     def args(self, **override) -> dict:
         values = {
             "folder": self.folder, "channel": self.channel, "assignee": self.assignee,
             "lead_status": self.lead_status, "tag": self.tag, "sort": self.sort, "q": self.q,
+            "breached": "1" if self.breached else None,
         }  # fmt: skip
         values.update(override)
         return {k: v for k, v in values.items() if v not in (None, "")}
@@ -68,9 +78,72 @@ class Row:
     identities: list = field(default_factory=list)
     tags: list = field(default_factory=list)
 
-    @property
-    def sla_seconds(self) -> int:
-        return SLA_SECONDS.get(self.contact.lead_status, SLA_DEFAULT_SECONDS)
+
+@dataclass(frozen=True)
+class Timer:
+    """The waiting badge of a conversation: when it becomes due soon (the last quarter of
+    its target) and when it breaches, as wall-clock moments (business hours applied)."""
+
+    since: dt.datetime
+    target_seconds: int
+    soon: dt.datetime
+    deadline: dt.datetime
+    state: str  # on_track / due_soon / breached
+
+
+def timer(policy: sla.Policy, conv: Conversation, contact: Contact, now: dt.datetime | None = None) -> Timer | None:
+    if conv.waiting_since is None:
+        return None
+    now = now or utcnow()
+    target = policy.target_seconds(contact.lead_status, conv.last_inbound_channel)
+    deadline = policy.deadline(conv.waiting_since, target)
+    soon = policy.deadline(conv.waiting_since, 0.75 * target)
+    state = "breached" if now >= deadline else "due_soon" if now >= soon else "on_track"
+    return Timer(conv.waiting_since, target, soon, deadline, state)
+
+
+def breach_cutoff(policy: sla.Policy, seconds: float, now: dt.datetime) -> dt.datetime:
+    """The latest ``waiting_since`` that has used up ``seconds`` of counted time by ``now``
+    (the inverse of ``policy.deadline``: the calendar walked back from ``now``)."""
+    if not policy.business_time:
+        return now - dt.timedelta(seconds=seconds)
+    calendar = policy.calendar
+    left = seconds
+    day = calendar._local_day(now) + dt.timedelta(days=1)
+    for _ in range(3 * 366):
+        for start, end in reversed(calendar._spans(day)):
+            end = min(end, now)
+            if end <= start:
+                continue
+            span = (end - start).total_seconds()
+            if span >= left:
+                return end - dt.timedelta(seconds=left)
+            left -= span
+        day -= dt.timedelta(days=1)
+    return now - dt.timedelta(days=3 * 366)  # no business hours at all: nothing breaches
+
+
+def breached_condition(policy: sla.Policy, now: dt.datetime):
+    """Open conversations whose waiting time is past their target (see the module doc)."""
+    branches = []
+    default = breach_cutoff(policy, policy.default_minutes * 60, now)
+    for rule in policy.rules:
+        cutoff = breach_cutoff(policy, int(rule["minutes"]) * 60, now)
+        conditions = []
+        if rule.get("lead_status"):
+            conditions.append(Contact.lead_status == rule["lead_status"])
+        if rule.get("channel"):
+            conditions.append(Conversation.last_inbound_channel == rule["channel"])
+        if not conditions:  # matches everything: later rules and the default never apply
+            default = cutoff
+            break
+        condition = conditions[0] if len(conditions) == 1 else conditions[0] & conditions[1]
+        branches.append((condition, cutoff))
+    latest = max([cutoff for _, cutoff in branches] + [default])
+    query = (Conversation.state == "open") & (Conversation.waiting_since <= latest)
+    if branches:
+        return query & (Conversation.waiting_since <= Case(None, branches, default))
+    return query & (Conversation.waiting_since <= default)
 
 
 @dataclass
@@ -100,7 +173,10 @@ def base_query():
     return query
 
 
-def conversations(user: User, f: InboxFilter, limit: int = PAGE_SIZE, updated_since: dt.datetime | None = None) -> Page:
+def conversations(
+    user: User, f: InboxFilter, limit: int = PAGE_SIZE, updated_since: dt.datetime | None = None,
+    policy: sla.Policy | None = None,
+) -> Page:  # fmt: skip
     query = base_query()
     if f.q:
         message_ids = search.matching_message_ids(f.q, limit=300)
@@ -127,6 +203,8 @@ def conversations(user: User, f: InboxFilter, limit: int = PAGE_SIZE, updated_si
     if f.tag:
         tagged = ContactTag.select(ContactTag.contact).where(ContactTag.tag == f.tag)
         query = query.where(Conversation.contact.in_(tagged))
+    if f.breached:
+        query = query.where(breached_condition(policy or sla.Policy.load(), utcnow()))
     if updated_since is not None:
         query = query.where(Conversation.updated_at > updated_since)
 

@@ -27,13 +27,15 @@ STATUS_MAP = {
 def store(channel: Channel, inbound: InboundMessage) -> bool:
     """Store one inbound SMS/WhatsApp message (webhook or poll). Media are downloaded
     only for messages not stored yet. Returns whether it was new."""
-    if Message.select().where((Message.channel == channel.id) & (Message.provider_id == inbound.provider_id)).exists():
-        return False
     media = inbound.meta.get("media") or []
     if media:
+        # Checked here only to spare the download; ingest() checks again in its transaction.
+        stored = Message.select().where((Message.channel == channel.id) & (Message.provider_id == inbound.provider_id))
+        if stored.exists():
+            return False
         settings = twilio_adapter.TwilioSettings.from_channel(channel.settings)
         inbound.attachments = twilio_adapter.download_media(settings, media)
-    return ingest(inbound).created
+    return ingest(inbound, channel).created
 
 
 def status_callback(channel: Channel, form: dict) -> bool:

@@ -97,22 +97,24 @@ def pending_for(user: User, limit: int = 200) -> list[FollowUp]:
 def sweep(now: dt.datetime | None = None, limit: int = 1000) -> int:
     """Fire every reminder that is due. Returns how many this call fired."""
     now = now or utcnow()
+    # The (fired_at, cancelled_at, due_at) index holds exactly this range, so the cost
+    # follows what is due, not what is pending for later or was cancelled.
     due = (
-        FollowUp.select(FollowUp.id)
-        .where(FollowUp.fired_at.is_null() & (FollowUp.due_at <= now) & FollowUp.cancelled_at.is_null())
+        FollowUp.select()
+        .where(FollowUp.fired_at.is_null() & FollowUp.cancelled_at.is_null() & (FollowUp.due_at <= now))
         .order_by(FollowUp.due_at)
         .limit(limit)
     )
     fired = 0
-    for row in list(due):
+    for followup in list(due):
         claimed = (
             FollowUp.update(fired_at=now)
-            .where((FollowUp.id == row.id) & FollowUp.fired_at.is_null() & FollowUp.cancelled_at.is_null())
+            .where((FollowUp.id == followup.id) & FollowUp.fired_at.is_null() & FollowUp.cancelled_at.is_null())
             .execute()
         )
         if not claimed:
-            continue  # another consumer fired it
-        followup = FollowUp.get_by_id(row.id)
+            continue  # another consumer fired it, or it was cancelled meanwhile
+        followup.fired_at = now
         fired += 1
         if followup.kind in HANDLERS:
             HANDLERS[followup.kind](followup, now)

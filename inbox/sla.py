@@ -8,8 +8,12 @@ exceeds the target of the first matching rule (lead status and/or channel)."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import operator
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
+
+from peewee import Select, fn
 
 from . import notifications, team
 from .db import utcnow
@@ -128,65 +132,93 @@ class Policy:
         return "due_soon" if spent > 0.75 * target else "on_track"
 
 
+def _rule_conditions(policy: Policy) -> list[tuple[int, list]]:
+    """(target seconds, SQL conditions) per rule, the default last. Each selects exactly
+    the conversations whose first matching rule it is, as ``target_seconds`` decides, so
+    a sweep can ask each rule for its own due conversations."""
+    out: list[tuple[int, list]] = []
+    earlier = []  # conditions of the rules before: their conversations are not this rule's
+    rules = [*policy.rules, {"lead_status": None, "channel": None, "minutes": policy.default_minutes}]
+    for rule in rules:
+        match = []
+        if rule.get("lead_status"):
+            match.append(Contact.lead_status == rule["lead_status"])
+        if rule.get("channel"):
+            match.append(fn.COALESCE(Conversation.last_inbound_channel, "") == rule["channel"])
+        out.append((int(rule["minutes"]) * 60, [*match, *[~c for c in earlier]]))
+        if not match:
+            break  # matches everything: later rules are never reached
+        earlier.append(functools.reduce(operator.and_, match))
+    return out
+
+
+def candidates(policy: Policy, now: dt.datetime, *, escalation: bool, limit: int = 2000) -> list[tuple[int, Select]]:
+    """Per rule, its conversations that may be due for a breach notification (or an
+    escalation, at twice the target), oldest wait first. The wall-clock bound is exact
+    without business time and a lower bound with it."""
+    out = []
+    for target, conditions in _rule_conditions(policy):
+        factor = 2 if escalation else 1
+        where = [
+            Conversation.state == "open",
+            Conversation.waiting_since <= now - dt.timedelta(seconds=factor * target),
+        ]
+        if escalation:
+            where += [Conversation.escalated_at.is_null(), Conversation.breach_notified_at.is_null(False)]
+        else:
+            where.append(Conversation.breach_notified_at.is_null())
+        query = (
+            Conversation.select(Conversation, Contact)
+            .join(Contact)
+            .where(functools.reduce(operator.and_, where + conditions))
+            .order_by(Conversation.waiting_since)
+            .limit(limit)
+        )
+        out.append((target, query))
+    return out
+
+
 def sweep(now: dt.datetime | None = None, limit: int = 2000) -> dict[str, int]:
     """Notify each breach once (the assignee, or the managers when nobody is assigned)
     and escalate to managers at twice the target. Safe with several consumers: each
-    notification is claimed by a conditional update."""
+    notification is claimed by a conditional update.
+
+    Each rule is asked for its own conversations, oldest wait first, and the walk stops
+    at the first one not yet due: counted time only grows with the wait, so the younger
+    ones are not due either. The cost follows what is due, and conversations that wait
+    under a long target never hide a breach under a short one."""
     now = now or utcnow()
     policy = Policy.load()
-    earliest = now - dt.timedelta(seconds=policy.min_target_seconds())
     breached = escalated = 0
-    candidates = (
-        Conversation.select(Conversation, Contact)
-        .join(Contact)
-        .where(
-            (Conversation.state == "open")
-            & Conversation.breach_notified_at.is_null()
-            & (Conversation.waiting_since <= earliest)
-        )
-        .order_by(Conversation.waiting_since)
-        .limit(limit)
-    )
-    for conv in candidates:
-        target = policy.target_seconds(conv.contact.lead_status, conv.last_inbound_channel)
-        if now < policy.deadline(conv.waiting_since, target):
-            continue
-        claimed = (
-            Conversation.update(breach_notified_at=now)
-            .where((Conversation.id == conv.id) & Conversation.breach_notified_at.is_null())
-            .execute()
-        )
-        if not claimed:
-            continue
-        breached += 1
-        params = {"name": conv.contact.display_name, "minutes": target // 60}
-        if conv.assignee_id:
-            notifications.notify(conv.assignee_id, "sla_breached", conv, **params)
-        else:
-            notifications.notify_managers("sla_breached", conv, **params)
-    escalation = (
-        Conversation.select(Conversation, Contact)
-        .join(Contact)
-        .where(
-            (Conversation.state == "open")
-            & Conversation.breach_notified_at.is_null(False)
-            & Conversation.escalated_at.is_null()
-            & (Conversation.waiting_since <= now - dt.timedelta(seconds=2 * policy.min_target_seconds()))
-        )
-        .limit(limit)
-    )
-    for conv in escalation:
-        target = policy.target_seconds(conv.contact.lead_status, conv.last_inbound_channel)
-        if now < policy.deadline(conv.waiting_since, 2 * target):
-            continue
-        claimed = (
-            Conversation.update(escalated_at=now)
-            .where((Conversation.id == conv.id) & Conversation.escalated_at.is_null())
-            .execute()
-        )
-        if claimed:
-            escalated += 1
-            notifications.notify_managers(
-                "sla_escalated", conv, name=conv.contact.display_name, minutes=2 * target // 60
+    for target, query in candidates(policy, now, escalation=False, limit=limit):
+        for conv in query:
+            if now < policy.deadline(conv.waiting_since, target):
+                break
+            claimed = (
+                Conversation.update(breach_notified_at=now)
+                .where((Conversation.id == conv.id) & Conversation.breach_notified_at.is_null())
+                .execute()
             )
+            if not claimed:
+                continue
+            breached += 1
+            params = {"name": conv.contact.display_name, "minutes": target // 60}
+            if conv.assignee_id:
+                notifications.notify(conv.assignee_id, "sla_breached", conv, **params)
+            else:
+                notifications.notify_managers("sla_breached", conv, **params)
+    for target, query in candidates(policy, now, escalation=True, limit=limit):
+        for conv in query:
+            if now < policy.deadline(conv.waiting_since, 2 * target):
+                break
+            claimed = (
+                Conversation.update(escalated_at=now)
+                .where((Conversation.id == conv.id) & Conversation.escalated_at.is_null())
+                .execute()
+            )
+            if claimed:
+                escalated += 1
+                notifications.notify_managers(
+                    "sla_escalated", conv, name=conv.contact.display_name, minutes=2 * target // 60
+                )
     return {"breached": breached, "escalated": escalated}

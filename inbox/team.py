@@ -35,8 +35,13 @@ DEFAULTS: dict = {
     "lead_ack_template": "",  # shortcut; empty = no automatic acknowledgement
     "lead_ack_delay_minutes": 0,
     "lead_reminder_minutes": [60, 24 * 60],
-    "lead_reengage_days": 3,
+    "lead_reengage_days": 3,  # 0 = no day-3 re-engagement
+    "lead_reengage_auto_send": False,  # send lead_reengage_template instead of creating a task
+    "lead_reengage_template": "",  # shortcut of the automatic re-engagement message
+    # Internal: the agent who got the last auto-assigned lead (the round-robin pointer).
+    "lead_round_robin_last": None,
     "reactivation_days": [7, 14],
+    "reactivation_templates": {},  # step number -> template shortcut, as cadence_templates
 }
 
 

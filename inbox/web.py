@@ -16,10 +16,9 @@ from markupsafe import Markup
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import IntegerConverter
 
-from . import labels, rendering, settings
+from . import labels, listing, notifications, rendering, settings, sla
 from .db import db, utcnow
 from .identities import format_phone
-from .listing import SLA_DEFAULT_SECONDS, SLA_SECONDS
 from .models import User
 
 login_manager = LoginManager()
@@ -135,6 +134,21 @@ def get_or_404(model, object_id):
     return obj
 
 
+def sla_policy() -> sla.Policy:
+    """The team's SLA policy, read once per request however many badges a page shows."""
+    if "sla_policy" not in g:
+        g.sla_policy = sla.Policy.load()
+    return g.sla_policy
+
+
+def _sla_timer(conv, contact):
+    return listing.timer(sla_policy(), conv, contact)
+
+
+def _unread_notifications() -> int:
+    return notifications.unread_count(current_user) if current_user.is_authenticated else 0
+
+
 def to_utc(local: dt.datetime) -> dt.datetime:
     """A naive datetime typed by the user in their time zone -> naive UTC."""
     tz = ZoneInfo(select_timezone())
@@ -233,10 +247,9 @@ def init_app(app: Flask) -> None:
     login_manager.init_app(app)
     babel.init_app(app, locale_selector=select_locale, timezone_selector=select_timezone)
 
-    @app.before_request
-    def _connect():
-        g.db_opened = db.connect(reuse_if_open=True)
-
+    # A request's connection opens at its first query (peewee connects on demand), so a
+    # request that needs no database, such as a webhook whose channel is known or a
+    # static file, opens none; it closes when the request ends.
     @app.teardown_request
     def _close(exc):
         if not db.is_closed():
@@ -274,5 +287,6 @@ def init_app(app: Flask) -> None:
         role_label=labels.role_label,
         event_text=labels.event_text,
         format_phone=format_phone,
-        sla_seconds=lambda contact: SLA_SECONDS.get(contact.lead_status, SLA_DEFAULT_SECONDS),
+        sla_timer=_sla_timer,
+        unread_notifications=_unread_notifications,
     )

@@ -9,8 +9,12 @@
     if (meta) e.detail.headers["X-CSRFToken"] = meta.content;
   });
 
-  // "waiting 12 min" ticks in the browser; colour against the SLA target.
+  // "waiting 12 min" ticks in the browser. The colour follows the team's SLA policy: the
+  // server renders when the badge becomes due soon (data-soon) and when it breaches
+  // (data-deadline), business hours already applied, so the browser only compares clocks.
+  // It ticks every 30 s, and on a "timers:tick" event on the document.
   var units = [["day", 86400], ["hour", 3600], ["minute", 60]];
+  var SLA_CLASSES = { on_track: "sla-ok", due_soon: "sla-soon", breached: "sla-breached" };
   function formatWait(seconds) {
     for (var i = 0; i < units.length; i++) {
       if (seconds >= units[i][1] || units[i][0] === "minute") {
@@ -21,21 +25,30 @@
       }
     }
   }
+  function slaState(el, now) {
+    var deadline = Date.parse(el.dataset.deadline);
+    if (isNaN(deadline)) return el.dataset.state || "on_track";
+    var soon = Date.parse(el.dataset.soon);
+    if (now >= deadline) return "breached";
+    return !isNaN(soon) && now >= soon ? "due_soon" : "on_track";
+  }
   function tick() {
     var now = Date.now();
     document.querySelectorAll(".waiting-timer[data-since]").forEach(function (el) {
       var seconds = (now - Date.parse(el.dataset.since)) / 1000;
-      var target = parseInt(el.dataset.target || "86400", 10);
-      var label = el.dataset.label || (lang.indexOf("ko") === 0 ? "대기 " : "waiting ");
-      el.textContent = label + formatWait(seconds);
-      el.classList.toggle("sla-breached", seconds > target);
-      el.classList.toggle("sla-soon", seconds <= target && seconds > target * 0.75);
-      el.classList.toggle("sla-ok", seconds <= target * 0.75);
+      var format = el.dataset.format || (lang.indexOf("ko") === 0 ? "대기 {d}" : "waiting {d}");
+      el.textContent = format.replace("{d}", formatWait(seconds));
+      var state = slaState(el, now);
+      el.dataset.state = state;
+      Object.keys(SLA_CLASSES).forEach(function (key) {
+        el.classList.toggle(SLA_CLASSES[key], key === state);
+      });
     });
   }
   setInterval(tick, 30000);
   document.addEventListener("DOMContentLoaded", tick);
   document.addEventListener("htmx:afterSettle", tick);
+  document.addEventListener("timers:tick", tick);
 
   // Live inbox: rows that changed move to the top (newest sort) or are replaced in place.
   document.addEventListener("htmx:afterRequest", function (e) {

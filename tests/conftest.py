@@ -8,11 +8,37 @@ import os
 import re
 import tempfile
 
+
+def _per_worker(database_url: str | None, huey_url: str | None) -> tuple[str | None, str | None]:
+    """With pytest-xdist each worker process gets its own PostgreSQL database and Redis
+    database number, so parallel workers never see each other's rows or tasks."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not worker:
+        return database_url, huey_url
+    number = int(worker.removeprefix("gw") or 0)
+    if database_url and database_url.startswith("postgres"):
+        import psycopg2
+
+        base, _, name = database_url.rpartition("/")
+        name = f"{name}_{worker}"
+        admin = psycopg2.connect(f"{base}/postgres")
+        admin.autocommit = True
+        with admin.cursor() as cursor:
+            cursor.execute(f'DROP DATABASE IF EXISTS "{name}"')
+            cursor.execute(f'CREATE DATABASE "{name}"')
+        admin.close()
+        database_url = f"{base}/{name}"
+    if huey_url and huey_url.startswith("redis"):
+        huey_url = f"{huey_url.rpartition('/')[0]}/{number + 1}"
+    return database_url, huey_url
+
+
 # Settings are read at import time by inbox.queue and tasks: set them before importing.
 _DATA = tempfile.mkdtemp(prefix="inbox-tests-")
+_DB_URL, _HUEY_URL = _per_worker(os.environ.get("INBOX_TEST_DATABASE_URL"), os.environ.get("INBOX_TEST_HUEY_URL"))
 os.environ["INBOX_DATA_DIR"] = _DATA
-os.environ["INBOX_DATABASE_URL"] = os.environ.get("INBOX_TEST_DATABASE_URL") or f"sqlite:///{_DATA}/test.db"
-os.environ["INBOX_HUEY_URL"] = os.environ.get("INBOX_TEST_HUEY_URL") or f"sqlite:///{_DATA}/huey.db"
+os.environ["INBOX_DATABASE_URL"] = _DB_URL or f"sqlite:///{_DATA}/test.db"
+os.environ["INBOX_HUEY_URL"] = _HUEY_URL or f"sqlite:///{_DATA}/huey.db"
 os.environ.setdefault("INBOX_SECRET_KEY", "test-secret-key-not-for-production")
 os.environ.setdefault("INBOX_DEFAULT_REGION", "KR")
 

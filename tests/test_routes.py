@@ -6,6 +6,7 @@ The role matrix is checked against ``app.url_map``: a new route without an entry
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import html
 from urllib.parse import parse_qs, urlsplit
@@ -13,7 +14,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from werkzeug.security import generate_password_hash
 
-from inbox import canned, channel_config, contacts, conversations, outbound
+from inbox import canned, channel_config, contacts, conversations, leads, notifications, outbound, reminders
 from inbox.db import utcnow
 from inbox.ingest import InboundAttachment
 from inbox.models import ALL_MODELS, Attachment, Channel, Contact, Conversation, Message, Template, User
@@ -76,6 +77,10 @@ def world(agent, manager, admin, email_channel):
         "twilio": channel_config.add_twilio_channel(
             "Twilio", {"account_sid": "AC" + "0" * 32, "auth_token": "token", "sms_from": "+82215881234"}
         ).id,
+        # the agent's own: other users get a 404
+        "notification": notifications.notify(agent, "reminder", conv, note="Call back").id,
+        "followup": reminders.remind(conv, agent, utcnow() + dt.timedelta(hours=2), "Call back").id,
+        "lead_source": leads.add_source("Website form")[0].id,
     }
 
 
@@ -120,6 +125,7 @@ def public(status, logged_in=None):
 
 
 MANAGERS = {"logged_out": LOGIN, "agent": 403, "manager": 200, "admin": 200}
+AGENTS_OWN = {"logged_out": LOGIN, "agent": 302, "manager": 404, "admin": 404}  # the agent's own record
 ADMINS = {"logged_out": LOGIN, "agent": 403, "manager": 403, "admin": 200}
 
 # endpoint -> (path pattern, expected status per role) for GET
@@ -146,8 +152,15 @@ GET_MATRIX = {
     "admin.user_GET": ("/admin/users/{user}", ADMINS),
     "channels.index": ("/settings/channels", ADMINS),
     "channels.new_GET": ("/settings/channels/new", ADMINS),
+    "channels.new_twilio_GET": ("/settings/channels/new/twilio", ADMINS),
     "channels.edit_GET": ("/settings/channels/{channel}", ADMINS),
     "channels.status": ("/settings/channels/{channel}/status", ADMINS),
+    "lead_sources.index": ("/settings/lead-sources", ADMINS),
+    "notifications.index": ("/notifications", everyone(200)),
+    "notifications.count": ("/notifications/count", everyone(200)),
+    "notifications.follow": ("/notifications/{notification}", AGENTS_OWN),
+    "reminders.index": ("/reminders", everyone(200)),
+    "sla_settings.edit_GET": ("/settings/sla", MANAGERS),
     "health.healthz": ("/healthz", public(200)),
     "vendor.vendor": ("/vendor/htmx.min.js", public(200)),
     "static": ("/static/app.css", public(200)),
@@ -193,11 +206,35 @@ POST_MATRIX = {
     "admin.deactivate_POST": ("/admin/users/{user}/deactivate", {"reassign_to": "{agent}"}, ADMIN_WRITE),
     "admin.reactivate_POST": ("/admin/users/{user}/reactivate", {}, ADMIN_WRITE),
     "channels.new_POST": ("/settings/channels/new", MAILBOX, ADMIN_WRITE),
+    "channels.new_twilio_POST": (
+        "/settings/channels/new/twilio",
+        {"name": "New Twilio", "account_sid": "AC" + "1" * 32, "auth_token": "token", "sms_from": "+82215881234"},
+        ADMIN_WRITE,
+    ),
     "channels.edit_POST": ("/settings/channels/{channel}", {**MAILBOX, "name": "Renamed mailbox"}, ADMIN_WRITE),
     "channels.enabled_POST": ("/settings/channels/{channel}/enabled", {"enabled": "1"}, ADMIN_WRITE),
     "channels.test_POST": ("/settings/channels/{channel}/test", {}, ADMINS),
     "channels.sync_POST": ("/settings/channels/{channel}/sync", {}, ADMIN_WRITE),
+    "lead_sources.create_POST": ("/settings/lead-sources", {"name": "Ad platform"}, ADMINS),  # the token page
+    "lead_sources.deactivate_POST": ("/settings/lead-sources/{lead_source}/deactivate", {}, ADMIN_WRITE),
+    # Lead capture needs no login but a lead source's bearer token: without one it is 401.
+    "leads_api.create": ("/api/leads", {"email": "lead@example.com", "message": "Hi"}, public(401)),
     "contacts.consent_POST": ("/contacts/{contact}/consent", {"whatsapp_opt_in": "1"}, WRITE),
+    "notifications.read_all_POST": ("/notifications/read", {}, WRITE),
+    "reminders.remind_POST": ("/c/{conv}/remind", {"preset": "1h", "note": "Call back"}, WRITE),
+    "reminders.cancel_POST": ("/reminders/{followup}/cancel", {}, {**AGENTS_OWN, "agent": 303}),
+    "reminders.done_POST": ("/reminders/{followup}/done", {}, {**AGENTS_OWN, "agent": 303}),
+    "sla_settings.edit_POST": (
+        "/settings/sla",
+        {
+            "section": "leads",
+            "lead_ack_delay_minutes": "5",
+            "lead_reminder_minutes": "60, 1440",
+            "lead_reengage_days": "3",
+        },
+        MANAGER_WRITE,
+    ),  # fmt: skip
+    "contacts.cadence_POST": ("/contacts/{contact}/cadence", {"cadence": "14 21"}, WRITE),
     # Provider webhooks need no login but a valid signature: unsigned is 403 for everyone.
     "webhooks.twilio_inbound": ("/webhooks/twilio/{twilio}/inbound", {"MessageSid": "SM1", "From": "+1"}, public(403)),
     "webhooks.twilio_status": (
@@ -222,7 +259,7 @@ def test_every_route_has_a_matrix_entry(app):
     assert not table - routes, f"matrix entries for routes that do not exist: {sorted(table - routes)}"
     adapter = app.url_map.bind("localhost")
     names = ("conv", "contact", "other", "identity", "message", "reply", "attachment", "template", "user", "agent")
-    names += ("channel", "twilio")
+    names += ("channel", "twilio", "notification", "followup", "lead_source")
     ids = dict.fromkeys(names, 1) | {"since": "2024-01-01"}
     for method, matrix in (("GET", GET_MATRIX), ("POST", POST_MATRIX)):
         for endpoint, (pattern, *_) in matrix.items():

@@ -81,7 +81,7 @@ def test_breach_is_notified_once_to_the_assignee_then_escalated_at_twice_the_tar
     conversations.assign(conv, manager, agent)
     assert sla.sweep() == {"breached": 1, "escalated": 0}
     assert sla.sweep() == {"breached": 0, "escalated": 0}  # once
-    assert [n.kind for n in notifications.recent(agent)] == ["sla_breached"]
+    assert [n.kind for n in notifications.recent(agent)] == ["sla_breached", "assigned"]
     later = dt.datetime.now(dt.UTC).replace(tzinfo=None) + dt.timedelta(minutes=31)
     assert sla.sweep(now=later) == {"breached": 0, "escalated": 1}
     assert [n.kind for n in notifications.recent(manager)] == ["sla_escalated"]

@@ -9,7 +9,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_babel import gettext
 from flask_login import current_user
 
-from .. import consent, contacts, htmx
+from .. import cadence, consent, contacts, htmx, team
 from ..i18n import N_, translate
 from ..models import LEAD_STATUSES, Contact, Conversation, User
 from ..web import get_or_404, int_arg, login_required, to_utc
@@ -53,6 +53,21 @@ def panel_context(contact: Contact, panel_error: str | None = None) -> dict:
         lead_statuses=LEAD_STATUSES,
         panel_error=panel_error,
     )
+
+
+@bp.app_context_processor
+def _cadence_helpers() -> dict:
+    return {"cadence_plan": cadence_plan}
+
+
+def cadence_plan(contact: Contact) -> dict:
+    """The contact panel's cadence field and next step; a template helper, so the panel
+    shows it wherever it is included (contact page, conversation page)."""
+    return {
+        "days": cadence.as_text(contact.cadence),
+        "team_days": cadence.as_text(team.get("cadence_days")),
+        "next": cadence.next_step(contact),
+    }
 
 
 def _panel_or_redirect(contact: Contact, error: str | None = None):
@@ -123,6 +138,18 @@ def panel_POST(contact_id: int):
         if "tags" in request.form:
             contacts.set_tags(contact, request.form.get("tags", ""), actor=_me())
     except contacts.ContactError as exc:
+        return _panel_or_redirect(contact, translate(exc))
+    return _panel_or_redirect(contact)
+
+
+@bp.post("/contacts/<int:contact_id>/cadence")
+@login_required
+def cadence_POST(contact_id: int):
+    """The contact's own follow-up cadence ("14 21"); empty goes back to the team's."""
+    contact = _live_contact(contact_id)
+    try:
+        cadence.set_cadence(contact, _me(), request.form.get("cadence", ""))
+    except cadence.CadenceError as exc:
         return _panel_or_redirect(contact, translate(exc))
     return _panel_or_redirect(contact)
 

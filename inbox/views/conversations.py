@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from io import BytesIO
 
-from flask import Blueprint, abort, make_response, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, abort, flash, make_response, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext
 from flask_login import current_user
 
@@ -15,7 +15,7 @@ from .. import canned, consent, conversations, htmx, listing, outbound, timeline
 from ..db import utcnow
 from ..i18n import translate
 from ..models import LEAD_STATUSES, Attachment, Contact, Conversation, Message, Template, User
-from ..web import cursor_arg, get_or_404, int_arg, login_required, to_utc
+from ..web import cursor_arg, get_or_404, int_arg, login_required, sla_policy, to_utc
 
 bp = Blueprint("conversations", __name__)
 
@@ -54,7 +54,7 @@ def home():
 @login_required
 def index():
     f = _filter()
-    page = listing.conversations(_me(), f)
+    page = listing.conversations(_me(), f, policy=sla_policy())  # the policy also colours the badges
     context = dict(
         f=f, page=page, counts=listing.folder_counts(_me()), since=listing.now_token(),
         agents=User.select().where(User.active).order_by(User.name), lead_statuses=LEAD_STATUSES,
@@ -72,7 +72,11 @@ def updates():
     """Rows changed since the list was drawn; the page moves or replaces them."""
     f = _filter()
     f.cursor = None
-    page = listing.conversations(_me(), f, limit=50, updated_since=_since())
+    page = listing.conversations(
+        _me(), f, limit=50, updated_since=_since(), policy=sla_policy() if f.breached else None
+    )
+    if page.rows:
+        sla_policy()  # read once for every badge, not per row
     return render_template("conversations/_updates.html", page=page, f=f, since=listing.now_token())
 
 
@@ -96,6 +100,7 @@ def conversation_context(conv: Conversation) -> dict:
 
     tl = timeline.page(conv)
     last_message, last_event = timeline.last_ids(conv)
+    sla_policy()  # for the waiting badge
     return dict(
         **composer_context(conv),
         conv=conv,
@@ -136,6 +141,8 @@ def conversation_updates(conversation_id: int):
     since = _since()
     changes = timeline.changes(conv, after_message, after_event, since)
     header_changed = conv.updated_at > since
+    if header_changed:
+        sla_policy()  # for the waiting badge
     return render_template(
         "conversations/_conversation_updates.html",
         conv=conv, changes=changes, since=listing.now_token(), header_changed=header_changed,
@@ -143,15 +150,18 @@ def conversation_updates(conversation_id: int):
     )  # fmt: skip
 
 
-def _after_action(conv: Conversation, error: str | None = None, status: int = 200):
+def _after_action(conv: Conversation, error: str | None = None, status: int = 200, notice: str | None = None):
     """Answer an action: the fresh header (HTMX) or a redirect back (plain form)."""
     if not htmx:
         if error:
             abort(400, description=error)
+        if notice:
+            flash(notice)
         return redirect(url_for("conversations.show", conversation_id=conv.id), code=303)
     conv = Conversation.get_by_id(conv.id)
+    sla_policy()  # for the waiting badge
     html = render_template(
-        "conversations/_header.html", conv=conv, contact=conv.contact, error=error,
+        "conversations/_header.html", conv=conv, contact=conv.contact, error=error, notice=notice,
         agents=list(User.select().where(User.active).order_by(User.name)), presets=SNOOZE_PRESETS,
     )  # fmt: skip
     response = make_response(html, status if not error else 200)

@@ -5,7 +5,7 @@ is queued; the poller backfills anything a webhook missed."""
 
 from __future__ import annotations
 
-import json
+import time
 
 from flask import Blueprint, Response, abort, request
 
@@ -22,39 +22,48 @@ MAX_WEBHOOK_BYTES = 1024 * 1024
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response />'
 
 
-# Decrypting the auth token (key derivation + Fernet) cost more than the rest of a
-# webhook; the result is kept per stored settings, so an edited channel is read afresh.
-_decrypted: dict[tuple, twilio_adapter.TwilioSettings] = {}
+# A channel's settings (with its decrypted auth token) are kept for a few seconds, so a
+# webhook needs no database connection: reading and decrypting them cost more than the
+# rest of the request. A signature that fails against kept settings is checked again against
+# fresh ones, so a new auth token works at once; a deleted channel is refused a few
+# seconds late at most.
+SETTINGS_CACHE_SECONDS = 5.0
+_kept: dict[int, tuple[float, twilio_adapter.TwilioSettings]] = {}
 
 
-def _settings_of(channel: Channel) -> twilio_adapter.TwilioSettings:
-    key = (channel.id, json.dumps(channel.settings, sort_keys=True, default=str), settings.secret_key())
-    found = _decrypted.get(key)
-    if found is None:
-        found = twilio_adapter.TwilioSettings.from_channel(channel.settings)
-        if len(_decrypted) >= 64:
-            _decrypted.clear()
-        _decrypted[key] = found
-    return found
-
-
-def _verified_channel(channel_id: int) -> Channel:
-    if (request.content_length or 0) > MAX_WEBHOOK_BYTES:
-        abort(413, description="Webhook body too large.")
+def _channel_settings(channel_id: int, fresh: bool = False) -> tuple[twilio_adapter.TwilioSettings, bool]:
+    """The channel's settings, and whether they were just read from the database."""
+    now = time.monotonic()
+    kept = _kept.get(channel_id)
+    if kept is not None and kept[0] > now and not fresh:
+        return kept[1], False
     channel = Channel.get_or_none((Channel.id == channel_id) & (Channel.kind == "twilio"))
     if channel is None:
+        _kept.pop(channel_id, None)
         abort(404, description="No such Twilio channel.")
     try:
-        twilio_settings = _settings_of(channel)
+        twilio_settings = twilio_adapter.TwilioSettings.from_channel(channel.settings)
     except ChannelError:
+        _kept.pop(channel_id, None)
         abort(404, description="This Twilio channel is not set up.")
+    _kept[channel_id] = (now + SETTINGS_CACHE_SECONDS, twilio_settings)
+    return twilio_settings, True
+
+
+def _verified_channel(channel_id: int) -> int:
+    if (request.content_length or 0) > MAX_WEBHOOK_BYTES:
+        abort(413, description="Webhook body too large.")
+    twilio_settings, loaded = _channel_settings(channel_id)
     # Twilio signs the public URL it called; behind a proxy request.url is not that URL.
     url = settings.get("base_url").rstrip("/") + request.full_path.rstrip("?")
-    if not twilio_adapter.valid_signature(
-        twilio_settings, url, request.form, request.headers.get("X-Twilio-Signature", "")
-    ):
+    signature = request.headers.get("X-Twilio-Signature", "")
+    valid = twilio_adapter.valid_signature(twilio_settings, url, request.form, signature)
+    if not valid and signature and not loaded:  # the auth token may have just changed
+        twilio_settings, _ = _channel_settings(channel_id, fresh=True)
+        valid = twilio_adapter.valid_signature(twilio_settings, url, request.form, signature)
+    if not valid:
         abort(403, description="Invalid or missing X-Twilio-Signature.")
-    return channel
+    return channel_id
 
 
 def _twiml() -> Response:
@@ -63,24 +72,24 @@ def _twiml() -> Response:
 
 @bp.post("/twilio/<int:channel_id>/inbound")
 def twilio_inbound(channel_id: int):
-    channel = _verified_channel(channel_id)
+    channel_id = _verified_channel(channel_id)
     form = request.form.to_dict(flat=True)
     if twilio_adapter.is_status_callback(form):
-        tasks.twilio_status(channel.id, form)
+        tasks.twilio_status(channel_id, form)
         return _twiml()
     for field in ("MessageSid", "From"):
         if not form.get(field):
             abort(400, description=f"{field} is missing.")
-    tasks.twilio_inbound(channel.id, form)
+    tasks.twilio_inbound(channel_id, form)
     return _twiml()
 
 
 @bp.post("/twilio/<int:channel_id>/status")
 def twilio_status(channel_id: int):
-    channel = _verified_channel(channel_id)
+    channel_id = _verified_channel(channel_id)
     form = request.form.to_dict(flat=True)
     for field in ("MessageSid", "MessageStatus"):
         if not form.get(field):
             abort(400, description=f"{field} is missing.")
-    tasks.twilio_status(channel.id, form)
+    tasks.twilio_status(channel_id, form)
     return _twiml()
