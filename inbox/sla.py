@@ -91,11 +91,12 @@ class Policy:
 
     @classmethod
     def load(cls) -> Policy:
+        values = team.snapshot()
         return cls(
-            rules=team.get("sla_rules"),
-            default_minutes=int(team.get("sla_default_minutes")),
-            business_time=bool(team.get("sla_business_time")),
-            calendar=Calendar.from_settings(team.get("business_hours"), team.get("holidays"), team.get("timezone")),
+            rules=values["sla_rules"],
+            default_minutes=int(values["sla_default_minutes"]),
+            business_time=bool(values["sla_business_time"]),
+            calendar=Calendar.from_settings(values["business_hours"], values["holidays"], values["timezone"]),
         )
 
     def target_seconds(self, lead_status: str | None, channel: str | None) -> int:

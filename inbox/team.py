@@ -45,6 +45,16 @@ DEFAULTS: dict = {
 }
 
 
+def snapshot() -> dict:
+    """Every team setting (defaults filled in) from one query."""
+    stored = {row.key: row.value for row in TeamSetting.select(TeamSetting.key, TeamSetting.value)}
+    values = {key: copy.deepcopy(default) for key, default in DEFAULTS.items()}
+    values.update({k: v for k, v in stored.items() if k in DEFAULTS and v is not None})
+    if not values.get("timezone"):
+        values["timezone"] = settings.get("timezone")
+    return values
+
+
 def get(key: str):
     row = TeamSetting.get_or_none(TeamSetting.key == key)
     value = copy.deepcopy(DEFAULTS[key]) if row is None or row.value is None else row.value

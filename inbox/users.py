@@ -17,7 +17,15 @@ MIN_PASSWORD = 10
 RATE_WINDOW = dt.timedelta(minutes=15)
 # Checked against when the address is unknown, so a wrong address costs as much time as a
 # wrong password and does not reveal which addresses exist.
-_DUMMY_HASH = generate_password_hash("not-a-real-password")
+_dummy_hash: str | None = None
+
+
+def _dummy_hash_value() -> str:
+    # Made on first use, not at import: hashing costs ~30 MB of memory for a moment.
+    global _dummy_hash
+    if _dummy_hash is None:
+        _dummy_hash = generate_password_hash("not-a-real-password")
+    return _dummy_hash
 
 
 class UserError(UserFacingError):
@@ -166,7 +174,7 @@ def authenticate(email: str, password: str, ip: str) -> User | None:
     if any(_limited(k, now) for k in keys):
         raise RateLimited()
     user = User.get_or_none(User.email == email)
-    ok = check_password_hash(user.password_hash if user else _DUMMY_HASH, password or "")
+    ok = check_password_hash(user.password_hash if user else _dummy_hash_value(), password or "")
     if user is None or not ok or not user.active:
         LoginAttempt.insert_many([{"key": k, "at": now} for k in keys]).execute()
         return None
