@@ -71,6 +71,16 @@ def event_text(event) -> str:
         if after.get("note"):
             return gettext("%(who)s set a reminder for %(when)s: %(note)s", who=who, when=when, note=after["note"])
         return gettext("%(who)s set a reminder for %(when)s", who=who, when=when)
+    if action == "lead_captured":
+        return gettext("New lead from %(source)s", source=after.get("lead_source") or after.get("source") or "—")
+    if action == "lead_ack_skipped":
+        return gettext("No automatic acknowledgement was sent")
+    if action == "lead_reactivated":
+        return gettext(
+            "The dormant lead wrote again: back to %(status)s", status=lead_status_label(after.get("lead_status", ""))
+        )
+    if action in ("lead_source_created", "lead_source_deactivated", "channel_added", "channel_changed"):
+        return gettext("%(who)s changed the settings", who=who)
     if action == "contact_created":
         return gettext("%(who)s created this contact", who=who)
     if action == "contact_changed":

@@ -135,7 +135,8 @@ def _form_page(channel: Channel | None, values: dict, error=None, status: int = 
 @bp.get("")
 @role_required("admin")
 def index():
-    channels = list(Channel.select().order_by(Channel.name))
+    # The internal "Lead forms" channel has nothing to set up: lead sources have their own page.
+    channels = list(Channel.select().where(Channel.kind != "webform").order_by(Channel.name))
     unparsed = {c.id: _unparsed(c).count() for c in channels if c.kind == "email"}
     statuses = {c.id: _status_context(c) for c in channels}
     return render_template("channels/index.html", channels=channels, unparsed=unparsed, statuses=statuses)
