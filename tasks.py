@@ -13,12 +13,13 @@ import logging
 from huey import crontab
 from huey.exceptions import TaskLockedException
 
-from inbox import conversations, outbound, polling, reminders, settings, sla, users
+from inbox import cadence, conversations, leads, outbound, polling, reminders, settings, sla, users  # noqa: F401
 from inbox.channels import TransientChannelError
 from inbox.db import db, init_db
 from inbox.queue import huey
 
 log = logging.getLogger("inbox.tasks")
+# cadence and leads register their follow-up handlers with reminders.sweep when imported.
 
 if db.obj is None:
     init_db(settings.database_url())

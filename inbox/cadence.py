@@ -18,8 +18,8 @@ The last step makes the lead dormant (lead status "dormant", ``dormant_since``, 
 audit event). Reactivation touches (kind "reactivation", templates
 ``reactivation_templates``) then follow at ``reactivation_days`` after dormancy, with the
 same task-or-send rule; their tasks are "cadence_task" notifications too, with
-``sequence`` "reactivation". A customer
-message stops both at once. Won and lost leads are not chased.
+``sequence`` "reactivation". A customer message stops both at once; a new human reply
+starts the cadence again from step 1. Won and lost leads are not chased.
 
 Guards for an automatic message. They are checked when the step fires, not when it is
 planned, because consent, the WhatsApp window and the day's other messages change in
@@ -45,7 +45,6 @@ their own working hours.
 
 from __future__ import annotations
 
-import copy
 import datetime as dt
 import logging
 import re
@@ -54,10 +53,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from peewee import JOIN
 
-from . import audit, canned, consent, notifications, outbound, reminders, settings, team
+from . import audit, canned, consent, notifications, outbound, reminders, team
 from .db import is_postgres, utcnow, write_transaction
 from .i18n import N_, UserFacingError
-from .models import Contact, Conversation, FollowUp, Message, TeamSetting, Template, User
+from .models import Contact, Conversation, FollowUp, Message, Template, User
 
 log = logging.getLogger(__name__)
 
@@ -88,23 +87,16 @@ class TeamCadence:
     quiet: tuple[dt.time, dt.time] | None
     timezone: str
 
-    KEYS = ("cadence_days", "cadence_auto_send", "cadence_templates", "reactivation_days",
-            "reactivation_templates", "quiet_hours", "timezone")  # fmt: skip
-
     @classmethod
     def load(cls) -> TeamCadence:
-        stored = dict(
-            TeamSetting.select(TeamSetting.key, TeamSetting.value).where(TeamSetting.key.in_(cls.KEYS)).tuples()
-        )
-        # as team.get(): the default when nothing (or null) is stored
-        value = {k: copy.deepcopy(team.DEFAULTS[k]) if stored.get(k) is None else stored[k] for k in cls.KEYS}
+        value = team.snapshot()
         return cls(
             days=[int(d) for d in value["cadence_days"] or []],
             auto_send=bool(value["cadence_auto_send"]),
             templates={s: value[key] or {} for s, key in TEMPLATES_KEY.items()},
             reactivation_days=[int(d) for d in value["reactivation_days"] or []],
             quiet=_parse_quiet(value["quiet_hours"]),
-            timezone=value["timezone"] or settings.get("timezone"),
+            timezone=value["timezone"],
         )
 
     def shortcut(self, sequence: str, step: int) -> str | None:

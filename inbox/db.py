@@ -6,10 +6,8 @@ the task consumer can write side by side; PostgreSQL is used as is.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import sqlite3
-import threading
 
 from peewee import DatabaseProxy, Model, PostgresqlDatabase, SqliteDatabase
 from playhouse.db_url import connect
@@ -71,31 +69,8 @@ def write_transaction():
     """A transaction that will write: on SQLite it takes the write lock up front
     (BEGIN IMMEDIATE), so a read-then-write never fails half way on a busy database."""
     if isinstance(db.obj, SqliteDatabase):
-        return _one_writer(db.obj)
+        return db.obj.atomic("IMMEDIATE")
     return db.atomic()
-
-
-# The threads of a process (web threads, consumer workers) queue for SQLite's write lock
-# on a Python lock: SQLite's busy handler makes a waiting writer sleep in steps of up to
-# 25 ms however soon the lock frees, so two consumer workers storing messages spent more
-# time asleep than writing. Other processes still meet SQLite's busy timeout.
-_sqlite_writer = threading.Lock()
-
-
-@contextlib.contextmanager
-def _one_writer(database: SqliteDatabase):
-    if database.in_transaction():  # a savepoint in this thread's own write
-        with database.atomic("IMMEDIATE") as txn:
-            yield txn
-        return
-    # No longer than the busy timeout, after which SQLite decides as it would have.
-    locked = _sqlite_writer.acquire(timeout=SQLITE_PRAGMAS["busy_timeout"] / 1000)
-    try:
-        with database.atomic("IMMEDIATE") as txn:
-            yield txn
-    finally:
-        if locked:
-            _sqlite_writer.release()
 
 
 def is_sqlite() -> bool:

@@ -110,3 +110,15 @@ def test_business_time_policy_delays_the_breach(email_channel):
     team.put("business_hours", {str(d): [] for d in range(7)})  # closed all week
     receive(email_channel, address="lead@example.com", minutes_ago=600)
     assert sla.sweep()["breached"] == 0
+
+
+def test_long_waits_under_a_long_target_do_not_hide_a_fresh_breach(email_channel):
+    from inbox import contacts
+
+    # Older conversations of customers with a 24 h target, waiting 2-5 h: not breached.
+    for i in range(5):
+        receive(email_channel, address=f"old{i}@example.com", minutes_ago=300 - i * 30)
+        contacts.update(Conversation.get(Conversation.id == i + 1).contact, make_user("agent"), lead_status="contacted")
+    # A new lead waiting 70 min under its 1 h target: breached.
+    receive(email_channel, address="fresh@example.com", minutes_ago=70)
+    assert sla.sweep(limit=2)["breached"] == 1
