@@ -170,7 +170,7 @@ def authenticate(email: str, password: str, ip: str) -> User | None:
     many failures for this address or this IP."""
     now = utcnow()
     email = (email or "").strip().lower()[:255]
-    keys = [f"email:{email}", f"ip:{ip}"]
+    keys = [f"email:{email}"[:255], f"ip:{ip}"[:255]]
     if any(_limited(k, now) for k in keys):
         raise RateLimited()
     user = User.get_or_none(User.email == email)

@@ -63,7 +63,8 @@ def test_daily_summary_is_sent_once_at_the_chosen_local_hour_in_the_users_langua
     (mail,) = sent(smtp)
     body = mail.get_content()
     assert mail["To"] == "minji@example.com"
-    assert "1" in body and "미배정" in body or "Unassigned" in body
+    assert "현재 답장 대기: 1건" in body  # the lead waiting, in the manager's language
+    assert "미배정 대기: 1건" in body
 
 
 def test_no_team_mailbox_means_no_email_and_no_error(email_channel):
