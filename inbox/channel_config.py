@@ -87,17 +87,25 @@ def email_settings(values: dict, existing: EmailSettings | None = None) -> Email
     )  # fmt: skip
 
 
-def add_email_channel(name: str, values: dict, actor: User | None = None) -> Channel:
+def _new_name(name: str, missing_msgid: str) -> str:
     name = (name or "").strip()
     if not name or len(name) > 120:
-        raise ChannelConfigError(N_("Give the mailbox a name."), field="name")
+        raise ChannelConfigError(missing_msgid, field="name")
     if Channel.select().where(Channel.name == name).exists():
         raise ChannelConfigError(N_("A channel with this name already exists."), field="name")
-    settings = email_settings(values)
+    return name
+
+
+def _create(kind: str, name: str, stored: dict, actor: User | None) -> Channel:
     with write_transaction():
-        channel = Channel.create(kind="email", name=name, settings=settings.to_stored())
-        audit.record(actor, "channel_added", channel, after={"name": name, "kind": "email"})
+        channel = Channel.create(kind=kind, name=name, settings=stored)
+        audit.record(actor, "channel_added", channel, after={"name": name, "kind": kind})
     return channel
+
+
+def add_email_channel(name: str, values: dict, actor: User | None = None) -> Channel:
+    name = _new_name(name, N_("Give the mailbox a name."))
+    return _create("email", name, email_settings(values).to_stored(), actor)
 
 
 def update_email_channel(channel: Channel, values: dict, actor: User | None = None) -> Channel:
@@ -171,16 +179,8 @@ def twilio_settings(values: dict, existing=None):
 
 
 def add_twilio_channel(name: str, values: dict, actor: User | None = None) -> Channel:
-    name = (name or "").strip()
-    if not name or len(name) > 120:
-        raise ChannelConfigError(N_("Give the account a name."), field="name")
-    if Channel.select().where(Channel.name == name).exists():
-        raise ChannelConfigError(N_("A channel with this name already exists."), field="name")
-    settings = twilio_settings(values)
-    with write_transaction():
-        channel = Channel.create(kind="twilio", name=name, settings=settings.to_stored())
-        audit.record(actor, "channel_added", channel, after={"name": name, "kind": "twilio"})
-    return channel
+    name = _new_name(name, N_("Give the account a name."))
+    return _create("twilio", name, twilio_settings(values).to_stored(), actor)
 
 
 def update_twilio_channel(channel: Channel, values: dict, actor: User | None = None) -> Channel:

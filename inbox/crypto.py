@@ -36,3 +36,21 @@ class Secret(str):
 
     def __repr__(self) -> str:
         return "Secret('***')"
+
+
+def decrypt_fields(values: dict, fields: tuple[str, ...]) -> dict:
+    """A copy of stored settings with the named secrets decrypted (as ``Secret``)."""
+    out = dict(values or {})
+    for key in fields:
+        value = out.get(key) or ""
+        out[key] = Secret(decrypt(value)) if value.startswith(PREFIX) else value
+    return out
+
+
+def encrypt_fields(values: dict, fields: tuple[str, ...]) -> dict:
+    """A copy of settings with the named secrets encrypted, ready to store."""
+    out = dict(values)
+    for key in fields:
+        if out.get(key) and not out[key].startswith(PREFIX):
+            out[key] = encrypt(out[key])
+    return out

@@ -52,10 +52,7 @@ class EmailSettings:
 
     @classmethod
     def from_channel(cls, stored: dict) -> EmailSettings:
-        values = dict(stored)
-        for key in SECRET_FIELDS:
-            value = values.get(key) or ""
-            values[key] = crypto.Secret(crypto.decrypt(value)) if value.startswith(crypto.PREFIX) else value
+        values = crypto.decrypt_fields(stored, SECRET_FIELDS)
         known = set(cls.__dataclass_fields__)
         try:
             return cls(**{k: v for k, v in values.items() if k in known})
@@ -68,11 +65,7 @@ class EmailSettings:
             raise ChannelError(f"This mailbox is not fully set up (missing: {', '.join(missing)}).") from None
 
     def to_stored(self) -> dict:
-        values = dict(self.__dict__)
-        for key in SECRET_FIELDS:
-            if values[key] and not values[key].startswith(crypto.PREFIX):
-                values[key] = crypto.encrypt(values[key])
-        return values
+        return crypto.encrypt_fields(self.__dict__, SECRET_FIELDS)
 
 
 class EmailConnectionError(ChannelError):

@@ -82,21 +82,14 @@ class TwilioSettings:
 
     @classmethod
     def from_channel(cls, stored: dict) -> TwilioSettings:
-        values = dict(stored or {})
-        for key in SECRET_FIELDS:
-            value = values.get(key) or ""
-            values[key] = crypto.Secret(crypto.decrypt(value)) if value.startswith(crypto.PREFIX) else value
+        values = crypto.decrypt_fields(stored, SECRET_FIELDS)
         if not values.get("account_sid") or not values.get("auth_token"):
             raise ChannelError("This Twilio account is not fully set up (account SID and auth token are needed).")
         known = set(cls.__dataclass_fields__)
         return cls(**{k: v for k, v in values.items() if k in known})
 
     def to_stored(self) -> dict:
-        values = dict(self.__dict__)
-        for key in SECRET_FIELDS:
-            if values[key] and not values[key].startswith(crypto.PREFIX):
-                values[key] = crypto.encrypt(values[key])
-        return values
+        return crypto.encrypt_fields(self.__dict__, SECRET_FIELDS)
 
     def our_numbers(self) -> set[str]:
         return {n for n in (self.sms_from, self.whatsapp_from) if n}
