@@ -60,7 +60,11 @@ def test_merging_moves_every_message_identity_note_tag_and_event(email_channel, 
     assert [t.tag for t in ContactTag.select().where(ContactTag.contact == a)] == ["vip"]
     assert Conversation.select().count() == 1
     assert Contact.get_by_id(b.id).merged_into_id == a.id
-    assert AuditEvent.select().where((AuditEvent.conversation == conv_a) & (AuditEvent.action == "contacts_merged")).exists()
+    assert (
+        AuditEvent.select()
+        .where((AuditEvent.conversation == conv_a) & (AuditEvent.action == "contacts_merged"))
+        .exists()
+    )
     assert conv_a.channels == "email whatsapp"
     assert conv_a.waiting_since is not None
     # The next WhatsApp message of that number lands in the merged thread.

@@ -49,8 +49,10 @@ def test_notifications_are_emailed_once_to_users_who_asked(smtp, mailbox_channel
 
 
 def test_daily_summary_is_sent_once_at_the_chosen_local_hour_in_the_users_language(
-    smtp, mailbox_channel, email_channel
-):  # noqa: F811
+    smtp,  # noqa: F811
+    mailbox_channel,
+    email_channel,
+):
     receive(email_channel, address="lead@example.com", minutes_ago=5)
     manager = make_user("manager", "김민지", "minji@example.com", locale="ko", timezone="Asia/Seoul")
     now = utcnow()
