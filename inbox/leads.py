@@ -55,7 +55,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from peewee import IntegrityError, fn
 
 from . import audit, cadence, canned, consent, contacts, notifications, outbound, reminders, team
-from .db import is_sqlite, utcnow, write_transaction
+from .db import db, is_postgres, is_sqlite, utcnow, write_transaction
 from .i18n import N_, UserFacingError
 from .identities import InvalidIdentity, normalise_email, normalise_phone
 from .ingest import InboundMessage, ingest
@@ -265,6 +265,9 @@ class CaptureResult:
         return self.message.conversation_id
 
 
+LEAD_CHANNEL_LOCK = 0x1EAD_C4A7  # any fixed number, unique to this purpose
+
+
 def lead_channel() -> Channel:
     """The internal channel lead messages are stored on, created the first time."""
 
@@ -274,6 +277,10 @@ def lead_channel() -> Channel:
     channel = find()
     if channel is None:
         with write_transaction():  # the write lock first, so two first leads make one channel
+            if is_postgres():
+                # PostgreSQL has no database-wide write lock: take a transaction-scoped
+                # advisory lock instead; the second creator then sees the first's channel.
+                db.execute_sql("SELECT pg_advisory_xact_lock(%s)", (LEAD_CHANNEL_LOCK,))
             channel = find() or Channel.create(kind=CHANNEL_KIND, name=CHANNEL_NAME, enabled=True)
     return channel
 
