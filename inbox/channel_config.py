@@ -109,10 +109,13 @@ def add_email_channel(name: str, values: dict, actor: User | None = None) -> Cha
 
 
 def update_email_channel(channel: Channel, values: dict, actor: User | None = None) -> Channel:
-    existing = EmailSettings.from_channel(channel.settings)
-    settings = email_settings(values, existing)
+    settings = email_settings(values, EmailSettings.from_channel(channel.settings))
+    return _save(channel, settings.to_stored(), values, actor)
+
+
+def _save(channel: Channel, stored: dict, values: dict, actor: User | None) -> Channel:
     with write_transaction():
-        channel.settings = settings.to_stored()
+        channel.settings = stored
         if values.get("name"):
             channel.name = str(values["name"]).strip()[:120]
         channel.save()
@@ -187,13 +190,7 @@ def update_twilio_channel(channel: Channel, values: dict, actor: User | None = N
     from .channels.twilio import TwilioSettings
 
     settings = twilio_settings(values, TwilioSettings.from_channel(channel.settings))
-    with write_transaction():
-        channel.settings = settings.to_stored()
-        if values.get("name"):
-            channel.name = str(values["name"]).strip()[:120]
-        channel.save()
-        audit.record(actor, "channel_changed", channel, after={"name": channel.name})
-    return channel
+    return _save(channel, settings.to_stored(), values, actor)
 
 
 def test_channel(channel: Channel) -> list[tuple[str, bool, str]]:
