@@ -188,6 +188,23 @@ def channel_group() -> None:
     """Connected mailboxes and messaging accounts."""
 
 
+def _secret(env: str, prompt: str) -> str:
+    """A secret from the environment (scripted setups), else asked for without echo."""
+    return os.environ.get(env) or getpass.getpass(prompt)
+
+
+def _add_channel(add, name: str, options: dict):
+    """Run a channel_config.add_* function, its validation errors as CLI errors."""
+    from . import channel_config
+
+    _upgrade_quietly()
+    with _db().connection_context():
+        try:
+            return add(name, options)
+        except channel_config.ChannelConfigError as exc:
+            raise click.ClickException(f"{exc.field}: {exc}" if exc.field else str(exc)) from None
+
+
 @channel_group.command("add-email")
 @click.option("--name", required=True)
 @click.option("--imap-host", required=True)
@@ -207,15 +224,10 @@ def channel_add_email(name: str, **options) -> None:
     """Connect a mailbox. Passwords: INBOX_IMAP_PASSWORD / INBOX_SMTP_PASSWORD, else prompted."""
     from . import channel_config
 
-    _upgrade_quietly()
-    options["imap_password"] = os.environ.get("INBOX_IMAP_PASSWORD") or getpass.getpass("IMAP password: ")
+    options["imap_password"] = _secret("INBOX_IMAP_PASSWORD", "IMAP password: ")
     if options["smtp_username"]:
-        options["smtp_password"] = os.environ.get("INBOX_SMTP_PASSWORD") or getpass.getpass("SMTP password: ")
-    with _db().connection_context():
-        try:
-            channel = channel_config.add_email_channel(name, options)
-        except channel_config.ChannelConfigError as exc:
-            raise click.ClickException(f"{exc.field}: {exc}" if exc.field else str(exc)) from None
+        options["smtp_password"] = _secret("INBOX_SMTP_PASSWORD", "SMTP password: ")
+    channel = _add_channel(channel_config.add_email_channel, name, options)
     click.echo(f"added email channel {channel.name} (id {channel.id}); run `inbox channel test {channel.name}`")
 
 
@@ -233,15 +245,11 @@ def channel_add_twilio(name: str, **options) -> None:
     """Connect a Twilio account. The auth token comes from INBOX_TWILIO_AUTH_TOKEN, else it is prompted."""
     from . import channel_config
 
-    _upgrade_quietly()
-    options["auth_token"] = os.environ.get("INBOX_TWILIO_AUTH_TOKEN") or getpass.getpass("Twilio auth token: ")
+    options["auth_token"] = _secret("INBOX_TWILIO_AUTH_TOKEN", "Twilio auth token: ")
     if options["api_key_sid"]:
-        options["api_key_secret"] = os.environ.get("INBOX_TWILIO_API_KEY_SECRET") or getpass.getpass("API key secret: ")
+        options["api_key_secret"] = _secret("INBOX_TWILIO_API_KEY_SECRET", "API key secret: ")
+    channel = _add_channel(channel_config.add_twilio_channel, name, options)
     with _db().connection_context():
-        try:
-            channel = channel_config.add_twilio_channel(name, options)
-        except channel_config.ChannelConfigError as exc:
-            raise click.ClickException(f"{exc.field}: {exc}" if exc.field else str(exc)) from None
         urls = channel_config.webhook_urls(channel)
     click.echo(f"added Twilio channel {channel.name} (id {channel.id})")
     click.echo(f"  incoming message webhook: {urls['inbound']}")
