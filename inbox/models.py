@@ -110,7 +110,7 @@ class Contact(BaseModel):
     dormant_since = DateTimeField(null=True)
     # Set on the contact that was merged away; its rows moved to this one.
     merged_into = ForeignKeyField("self", null=True, backref="merged_from", on_delete="SET NULL")
-    created_at = DateTimeField(default=utcnow)
+    created_at = DateTimeField(default=utcnow, index=True)
     updated_at = DateTimeField(default=utcnow)
 
     @property
@@ -208,6 +208,11 @@ class Message(BaseModel):
     updated_at = DateTimeField(default=utcnow)
     response_seconds = IntegerField(null=True)
     first_response = BooleanField(default=False)
+    # For a human reply that answered someone waiting: the same wait in business hours,
+    # the SLA target that applied and whether it was met, fixed when the reply was sent.
+    business_seconds = IntegerField(null=True)
+    sla_target_seconds = IntegerField(null=True)
+    sla_met = BooleanField(null=True)
     meta = JSONField(default=dict)  # email headers (message-id, in-reply-to, cc), provider extras
     parse_error = TextField(null=True)
 
@@ -217,6 +222,8 @@ class Message(BaseModel):
             (("conversation", "updated_at"), False),
             (("channel", "provider_id"), True),
             (("status", "created_at"), False),
+            # The dashboard's period queries (plus a partial index on replies: 0010).
+            (("direction", "sent_at", "channel_kind"), False),
         )
 
 
@@ -263,7 +270,7 @@ class FollowUp(BaseModel):
     conversation = ForeignKeyField(Conversation, backref="followups", on_delete="CASCADE")
     owner = ForeignKeyField(User, null=True, on_delete="SET NULL")
     kind = CharField(default="manual")
-    due_at = DateTimeField()
+    due_at = DateTimeField(index=True)
     note = CharField(default="")
     step = IntegerField(default=0)  # cadence / sequence step, 1-based
     template = ForeignKeyField(Template, null=True, on_delete="SET NULL")  # suggested or auto-sent

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
-from . import automation, canned, channels, consent, search, settings
+from . import automation, canned, channels, consent, search, settings, sla
 from .channels import ChannelError, TransientChannelError
 from .db import utcnow, write_transaction
 from .i18n import N_, UserFacingError
@@ -159,6 +159,10 @@ def send(
         human = author is not None and not automatic
         if human and conv.waiting_since is not None:
             message.response_seconds = int((now - conv.waiting_since).total_seconds())
+            lead_status = Contact.select(Contact.lead_status).where(Contact.id == conv.contact_id).scalar()
+            message.business_seconds, message.sla_target_seconds, message.sla_met = sla.Policy.load().reply_figures(
+                conv.waiting_since, now, lead_status, conv.last_inbound_channel
+            )
             # Kept exactly, so a failed delivery can put the clock back where it was.
             message.meta = {**message.meta, "cleared_waiting_since": conv.waiting_since.isoformat()}
             if conv.first_response_at is None:
@@ -287,7 +291,10 @@ def mark_failed(message: Message, reason: str) -> None:
             if message.first_response and conv.first_response_at == message.sent_at:
                 conv.first_response_at = None
             conv.save()
-            Message.update(response_seconds=None, first_response=False).where(Message.id == message.id).execute()
+            Message.update(
+                response_seconds=None, first_response=False, business_seconds=None, sla_target_seconds=None,
+                sla_met=None,
+            ).where(Message.id == message.id).execute()  # fmt: skip
 
 
 def update_status(message: Message, status: str, error: str | None = None) -> bool:

@@ -122,6 +122,16 @@ class Policy:
             return self.calendar.add_business_seconds(since, seconds)
         return since + dt.timedelta(seconds=seconds)
 
+    def reply_figures(
+        self, since: dt.datetime, replied: dt.datetime, lead_status: str | None, channel: str | None
+    ) -> tuple[int, int, bool]:
+        """For a human reply at ``replied`` to someone waiting since ``since``: the wait in
+        business hours, the target that applied, and whether the reply met it."""
+        business = int(self.calendar.business_seconds(since, replied))
+        target = self.target_seconds(lead_status, channel)
+        counted = business if self.business_time else int((replied - since).total_seconds())
+        return business, target, counted <= target
+
     def state(self, since: dt.datetime | None, lead_status: str, channel: str | None, now: dt.datetime) -> str:
         """on_track / due_soon (last quarter of the target) / breached; "" when nobody waits."""
         if since is None:

@@ -1,0 +1,317 @@
+"""The lead funnel of a period: the leads that came in, how fast we contacted them, who
+answered, who became interested, won, lost or went dormant; with the rates defined in
+ARCHITECTURE.md, by source, campaign, ad set and agent; and for the same period the
+reactivation rate and the follow-up rate.
+
+- A **lead** is a contact created in the period that was not merged into another. Its
+  lead time is the earlier of its creation and its first message.
+- **Contacted**: it got a human reply (not a note, not automatic, not failed); within
+  1 h / 24 h counts from the lead time. Contact rate = contacted / leads.
+- **Wrote to**: we sent it anything (human or automatic, not failed). **Responded**: the
+  customer wrote (not an auto-reply) after our first message; within 3 days counts from
+  that message. Response rate = responded / wrote to.
+- **Interested**: reached ``interested`` at some point (now ``interested`` or ``won``, or
+  the audit trail shows it); **won**, **lost**, **dormant**: the status now.
+  Conversion rate = won / contacted.
+- **Touches before a reply**: our messages from the first one up to the customer's
+  reply, averaged over the leads that responded.
+- By agent means by the lead's owner (else the conversation's assignee), as now.
+- **Reactivation rate**: of the dormant contacts that got a reactivation touch in the
+  period, the share that wrote after it.
+- **Follow-up rate**: of the follow-ups and reminders due in the period (not cancelled
+  before they were due), the share done."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from peewee import JOIN, Case, fn
+
+from ..db import utcnow
+from ..models import AuditEvent, Contact, Conversation, FollowUp, Message, User
+from .figures import rate
+from .period import Filters, epoch
+
+HOUR = 3600
+DAY = 24 * HOUR
+
+
+@dataclass
+class FunnelRow:
+    leads: int = 0
+    contacted: int = 0
+    contacted_1h: int = 0
+    contacted_24h: int = 0
+    wrote_to: int = 0
+    responded: int = 0
+    responded_3d: int = 0
+    interested: int = 0
+    won: int = 0
+    lost: int = 0
+    dormant: int = 0
+    touches: int = 0  # summed over the leads that responded
+
+    @property
+    def contact_rate(self) -> float | None:
+        return rate(self.contacted, self.leads)
+
+    @property
+    def contact_rate_1h(self) -> float | None:
+        return rate(self.contacted_1h, self.leads)
+
+    @property
+    def contact_rate_24h(self) -> float | None:
+        return rate(self.contacted_24h, self.leads)
+
+    @property
+    def response_rate(self) -> float | None:
+        return rate(self.responded, self.wrote_to)
+
+    @property
+    def response_rate_3d(self) -> float | None:
+        return rate(self.responded_3d, self.wrote_to)
+
+    @property
+    def conversion_rate(self) -> float | None:
+        return rate(self.won, self.contacted)
+
+    @property
+    def touches_before_reply(self) -> float | None:
+        return self.touches / self.responded if self.responded else None
+
+
+@dataclass
+class Ratio:
+    part: int = 0
+    whole: int = 0
+
+    @property
+    def rate(self) -> float | None:
+        return rate(self.part, self.whole)
+
+
+@dataclass
+class FunnelGroup:
+    key: object
+    label: str
+    row: FunnelRow
+
+
+@dataclass
+class FunnelReport:
+    overall: FunnelRow
+    by_source: list[FunnelGroup]
+    by_campaign: list[FunnelGroup]
+    by_ad_set: list[FunnelGroup]
+    by_agent: list[FunnelGroup]
+    reactivation: Ratio = field(default_factory=Ratio)
+    followups: Ratio = field(default_factory=Ratio)
+
+
+@dataclass
+class Lead:
+    contact_id: int
+    source: str
+    campaign: str
+    ad_set: str
+    status: str
+    agent_id: int | None
+    lead_at: int  # epoch seconds
+    first_human: int | None
+    first_out: int | None
+    first_reply: int | None
+    touches: int
+    was_interested: bool
+
+    def count_into(self, row: FunnelRow) -> None:
+        row.leads += 1
+        if self.first_human is not None:
+            row.contacted += 1
+            wait = self.first_human - self.lead_at
+            row.contacted_1h += wait <= HOUR
+            row.contacted_24h += wait <= DAY
+        if self.first_out is not None:
+            row.wrote_to += 1
+            if self.first_reply is not None:
+                row.responded += 1
+                row.responded_3d += self.first_reply - self.first_out <= 3 * DAY
+                row.touches += self.touches
+        row.interested += self.was_interested or self.status in ("interested", "won")
+        row.won += self.status == "won"
+        row.lost += self.status == "lost"
+        row.dormant += self.status == "dormant"
+
+
+def _cohort(f: Filters):
+    agent = fn.COALESCE(Contact.owner, Conversation.assignee)
+    query = (
+        Contact.select(
+            Contact.id,
+            Contact.source,
+            Contact.campaign,
+            Contact.ad_set,
+            Contact.lead_status,
+            agent,
+            epoch(Contact.created_at),
+            Conversation.id,
+        )  # fmt: skip
+        .join(Conversation, JOIN.LEFT_OUTER, on=Conversation.contact == Contact.id)
+        .where((Contact.created_at >= f.start_utc) & (Contact.created_at < f.end_utc) & Contact.merged_into.is_null())
+    )
+    if f.agent_id:
+        query = query.where(agent == f.agent_id)
+    if f.source:
+        query = query.where(Contact.source == f.source)
+    if f.campaign:
+        query = query.where(Contact.campaign == f.campaign)
+    if f.channel:
+        query = query.where(Conversation.channels.contains(f.channel))
+    return query
+
+
+def _message_facts(conversation_ids):
+    """Per conversation: first message, first human reply, first message of ours, the
+    customer's first message after it, and how many of ours came before that."""
+    human = (Message.direction == "out") & ~Message.automatic & Message.author.is_null(False)
+    ours = (Message.direction == "out") & (Message.status != "failed")
+    firsts = (
+        Message.select(
+            Message.conversation.alias("cid"),
+            fn.MIN(Message.sent_at).alias("first_any"),
+            fn.MIN(Case(None, [(human & (Message.status != "failed"), Message.sent_at)])).alias("first_human"),
+            fn.MIN(Case(None, [(ours, Message.sent_at)])).alias("first_out"),
+        )
+        .where(Message.conversation.in_(conversation_ids) & (Message.direction != "note"))
+        .group_by(Message.conversation)
+        .cte("firsts")
+    )
+    reply = Message.alias("reply")
+    first_reply = reply.select(fn.MIN(reply.sent_at)).where(
+        (reply.conversation == firsts.c.cid)
+        & (reply.direction == "in")
+        & ~reply.auto_reply
+        & (reply.sent_at > firsts.c.first_out)
+    )
+    replied = firsts.select_from(
+        firsts.c.cid,
+        firsts.c.first_any,
+        firsts.c.first_human,
+        firsts.c.first_out,
+        first_reply.alias("first_reply"),
+    ).cte("replied", materialized=None)  # fmt: skip
+    touch = Message.alias("touch")
+    touches = touch.select(fn.COUNT(touch.id)).where(
+        (touch.conversation == replied.c.cid)
+        & (touch.direction == "out")
+        & (touch.status != "failed")
+        & (touch.sent_at < replied.c.first_reply)
+    )
+    query = replied.select_from(
+        replied.c.cid, epoch(replied.c.first_any), epoch(replied.c.first_human), epoch(replied.c.first_out),
+        epoch(replied.c.first_reply), Case(None, [(replied.c.first_reply.is_null(False), touches)], 0),
+    ).with_cte(firsts, replied)  # fmt: skip
+    return {row[0]: row[1:] for row in query.tuples()}
+
+
+def _reached_interested(contact_ids) -> set[int]:
+    query = AuditEvent.select(AuditEvent.object_id).where(
+        (AuditEvent.object_type == "contact")
+        & (AuditEvent.action == "contact_changed")
+        & AuditEvent.object_id.in_(contact_ids)
+        & AuditEvent.after.contains('"lead_status": "interested"')
+    )
+    return {row[0] for row in query.tuples()}
+
+
+def leads(f: Filters) -> list[Lead]:
+    cohort = _cohort(f)
+    rows = list(cohort.tuples())
+    if not rows:
+        return []
+    facts = _message_facts(cohort.select(Conversation.id).where(Conversation.id.is_null(False)))
+    interested = _reached_interested(cohort.select(Contact.id))
+    out = []
+    for contact_id, source, campaign, ad_set, status, agent, created, conv_id in rows:
+        first_any, first_human, first_out, first_reply, touches = facts.get(conv_id, (None, None, None, None, 0))
+        lead_at = min(created, first_any) if first_any is not None else created
+        out.append(Lead(
+            contact_id, source or "", campaign or "", ad_set or "", status, agent, lead_at, first_human, first_out,
+            first_reply, touches or 0, contact_id in interested,
+        ))  # fmt: skip
+    return out
+
+
+def report(f: Filters) -> FunnelReport:
+    overall = FunnelRow()
+    groups: dict[str, dict] = {name: defaultdict(FunnelRow) for name in ("source", "campaign", "ad_set", "agent")}
+    for lead in leads(f):
+        lead.count_into(overall)
+        for name, key in (("source", lead.source), ("campaign", lead.campaign), ("ad_set", lead.ad_set),
+                          ("agent", lead.agent_id)):  # fmt: skip
+            lead.count_into(groups[name][key])
+    names = dict(User.select(User.id, User.name).tuples()) if groups["agent"] else {}
+
+    def listed(name: str, label) -> list[FunnelGroup]:
+        rows = [FunnelGroup(k, label(k), v) for k, v in groups[name].items()]
+        return sorted(rows, key=lambda g: (-g.row.leads, g.label))
+
+    return FunnelReport(
+        overall=overall,
+        by_source=listed("source", str),
+        by_campaign=listed("campaign", str),
+        by_ad_set=listed("ad_set", str),
+        by_agent=listed("agent", lambda k: names.get(k, "")),
+        reactivation=reactivation(f),
+        followups=followup_rate(f),
+    )
+
+
+NOT_A_TOUCH = ("stopped", "moved", "error")  # step outcomes that never reached anyone
+
+
+def _outcome(name: str):
+    return FollowUp.meta.contains(f'"outcome": "{name}"')
+
+
+def reactivation(f: Filters) -> Ratio:
+    """Dormant contacts that got a reactivation touch in the period (sent automatically,
+    or handed to an agent as a task), and those of them who wrote after it."""
+    reply = Message.alias("reply")
+    wrote_after = fn.EXISTS(
+        reply.select(reply.id).where(
+            (reply.conversation == FollowUp.conversation)
+            & (reply.direction == "in")
+            & ~reply.auto_reply
+            & (reply.sent_at > FollowUp.fired_at)
+        )
+    )
+    query = FollowUp.select(
+        fn.COUNT(FollowUp.conversation.distinct()),
+        fn.COUNT(Case(None, [(wrote_after, FollowUp.conversation)]).distinct()),
+    ).where(
+        (FollowUp.kind == "reactivation")
+        & (FollowUp.fired_at >= f.start_utc)
+        & (FollowUp.fired_at < f.end_utc)
+        & (_outcome("sent") | _outcome("task"))
+    )
+    if f.agent_id:
+        query = query.where(FollowUp.owner == f.agent_id)
+    touched, replied = query.tuples().get()
+    return Ratio(replied or 0, touched or 0)
+
+
+def followup_rate(f: Filters) -> Ratio:
+    """Follow-ups and reminders due in the period (and by now), except those cancelled
+    before they were due and cadence steps that stopped or moved on their own: how
+    many, and how many were done."""
+    end = min(f.end_utc, utcnow())
+    due = (FollowUp.due_at >= f.start_utc) & (FollowUp.due_at < end)
+    counted = FollowUp.cancelled_at.is_null() | (FollowUp.cancelled_at > FollowUp.due_at)
+    for name in NOT_A_TOUCH:
+        counted &= ~_outcome(name)
+    query = FollowUp.select(fn.COUNT(FollowUp.id), fn.COUNT(FollowUp.done_at)).where(due & counted)
+    if f.agent_id:
+        query = query.where(FollowUp.owner == f.agent_id)
+    whole, done = query.tuples().get()
+    return Ratio(done or 0, whole or 0)

@@ -1,0 +1,136 @@
+"""The period and filters of a statistics view, read from and written back to URL
+arguments so that every view has a permalink."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from zoneinfo import ZoneInfo
+
+from peewee import SQL, NodeList
+
+from .. import team
+from ..db import is_postgres, utcnow
+from ..models import CHANNEL_KINDS
+
+PRESETS = (7, 30, 90, 365)
+DEFAULT_DAYS = 30
+MAX_DAYS = 3 * 366
+
+
+def _date(text: str | None) -> dt.date | None:
+    try:
+        return dt.date.fromisoformat(text) if text else None
+    except ValueError:
+        return None
+
+
+def _int(text: str | None) -> int | None:
+    try:
+        return int(text) if text else None
+    except ValueError:
+        return None
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Local dates ``start``..``end`` (both included) in the team time zone, and optional
+    filters. ``split`` divides the period for before/after comparisons."""
+
+    start: dt.date
+    end: dt.date
+    tz: ZoneInfo
+    agent_id: int | None = None
+    channel: str | None = None
+    source: str | None = None
+    campaign: str | None = None
+    split: dt.date | None = None
+
+    @classmethod
+    def from_args(cls, args: Mapping, now: dt.datetime | None = None) -> Filters:
+        tz = ZoneInfo(team.get("timezone"))
+        today = (now or utcnow()).replace(tzinfo=dt.UTC).astimezone(tz).date()
+        end = _date(args.get("to")) or today
+        days = _int(args.get("days"))
+        start = _date(args.get("from"))
+        if start is None:
+            start = end - dt.timedelta(days=(days if days and 0 < days <= MAX_DAYS else DEFAULT_DAYS) - 1)
+        if start > end:
+            start, end = end, start
+        start = max(start, end - dt.timedelta(days=MAX_DAYS - 1))
+        channel = args.get("channel") if args.get("channel") in CHANNEL_KINDS else None
+        split = _date(args.get("split"))
+        if split is not None and not start < split <= end:
+            split = None
+        return cls(
+            start=start, end=end, tz=tz, agent_id=_int(args.get("agent")), channel=channel,
+            source=(args.get("source") or "").strip()[:255] or None,
+            campaign=(args.get("campaign") or "").strip()[:255] or None, split=split,
+        )  # fmt: skip
+
+    def args(self, **override) -> dict:
+        """URL arguments that reproduce these filters (for links and exports)."""
+        values = {
+            "from": self.start.isoformat(), "to": self.end.isoformat(), "agent": self.agent_id,
+            "channel": self.channel, "source": self.source, "campaign": self.campaign,
+            "split": self.split.isoformat() if self.split else None,
+        }  # fmt: skip
+        values.update(override)
+        return {k: v for k, v in values.items() if v not in (None, "")}
+
+    @property
+    def days(self) -> int:
+        return (self.end - self.start).days + 1
+
+    def utc(self, day: dt.date) -> dt.datetime:
+        """Local midnight starting ``day``, as naive UTC."""
+        return dt.datetime.combine(day, dt.time(), tzinfo=self.tz).astimezone(dt.UTC).replace(tzinfo=None)
+
+    @property
+    def start_utc(self) -> dt.datetime:
+        return self.utc(self.start)
+
+    @property
+    def end_utc(self) -> dt.datetime:
+        """Exclusive: local midnight after ``end``."""
+        return self.utc(self.end + dt.timedelta(days=1))
+
+    def halves(self) -> tuple[Filters, Filters] | None:
+        """(before, after) the split date, or None without one."""
+        if self.split is None:
+            return None
+        return replace(self, end=self.split - dt.timedelta(days=1), split=None), replace(
+            self, start=self.split, split=None
+        )
+
+    def previous(self) -> Filters:
+        """The period of the same length just before this one."""
+        return replace(self, start=self.start - dt.timedelta(days=self.days), end=self.start - dt.timedelta(days=1))
+
+
+class LocalClock:
+    """Local weekday, hour and week of epoch seconds, cached per UTC hour: the same few
+    thousand hours come back for tens of thousands of rows."""
+
+    def __init__(self, tz: ZoneInfo):
+        self.tz = tz
+        self._hours: dict[int, tuple[int, int, dt.date]] = {}
+
+    def at(self, epoch: int) -> tuple[int, int, dt.date]:
+        """(weekday 0 = Monday, hour, Monday of the week) in local time."""
+        key = epoch // 900  # quarter hours: exact for every time zone offset in use
+        found = self._hours.get(key)
+        if found is None:
+            local = dt.datetime.fromtimestamp(key * 900, self.tz)
+            day = local.date()
+            found = (day.weekday(), local.hour, day - dt.timedelta(days=day.weekday()))
+            self._hours[key] = found
+        return found
+
+
+def epoch(column):
+    """SQL for a naive-UTC timestamp column (or expression) as integer epoch seconds."""
+    if is_postgres():
+        return NodeList((SQL("CAST(EXTRACT(EPOCH FROM"), column, SQL(") AS BIGINT)")))
+    return NodeList((SQL("CAST(strftime('%s',"), column, SQL(") AS INTEGER)")))
