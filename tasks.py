@@ -110,13 +110,16 @@ def poll_email_channel(channel_id: int) -> str:
 @huey.lock_task("notification-emails")
 @with_db
 def send_notification_emails() -> dict:
-    """Email copies of notifications (for users who asked) and daily summaries."""
+    """Email copies of notifications (for users who asked), daily summaries and the
+    managers' weekly report."""
     from inbox import digest
+    from inbox.stats import weekly
 
     base = settings.get("base_url")
     return {
         "notifications": digest.email_notifications(base_url=base),
         "summaries": digest.daily_summaries(base_url=base),
+        "weekly": weekly.send_due(base_url=base),
     }
 
 

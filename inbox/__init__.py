@@ -48,6 +48,7 @@ def create_app(config: dict | None = None) -> Flask:
         notifications,
         reminders,
         sla_settings,
+        stats,
         templates,
         vendor,
         webhooks,
@@ -55,7 +56,7 @@ def create_app(config: dict | None = None) -> Flask:
 
     for module in (auth, conversations, contacts, templates, admin, channels, health, vendor, webhooks):
         app.register_blueprint(module.bp)
-    for module in (notifications, reminders, sla_settings):
+    for module in (notifications, reminders, sla_settings, stats):
         app.register_blueprint(module.bp)
     for module in (lead_sources, leads_api):
         app.register_blueprint(module.bp)

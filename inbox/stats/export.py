@@ -1,0 +1,125 @@
+"""CSV exports, streamed: a table of a statistics view, and every conversation active in
+the period with its timers. Rows are written as they are read, a thousand conversations
+at a time, so memory stays flat whatever the size."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+from collections.abc import Iterable, Iterator
+
+from flask_babel import lazy_gettext as _l
+from peewee import Case, fn
+
+from ..labels import lead_status_label, state_label
+from ..models import Contact, Conversation, Message, User
+from .period import Filters
+from .tables import minutes
+
+CHUNK = 1000
+BOM = "\ufeff"  # so that spreadsheet programs read the file as UTF-8 (Korean names)
+
+
+def csv_stream(rows: Iterable[list]) -> Iterator[str]:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    yield BOM
+    for row in rows:
+        writer.writerow(["" if v is None else v for v in row])
+        if buffer.tell() > 64 * 1024:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue()
+
+
+CONVERSATION_COLUMNS = (
+    _l("Conversation"), _l("Contact"), _l("Company"), _l("Lead status"), _l("Source"), _l("Campaign"),
+    _l("Assignee"), _l("State"), _l("Opened"), _l("Waiting since"), _l("First response at"),
+    _l("Last customer message"), _l("Last reply"), _l("Customer messages in period"), _l("Replies in period"),
+    _l("First response in period (min)"), _l("Average response in period (min)"),
+    _l("Average response in period, business hours (min)"), _l("Replies within target"),
+)  # fmt: skip
+
+
+def _active_ids(f: Filters):
+    return (
+        Message.select(Message.conversation)
+        .where(Message.direction.in_(["in", "out"]) & (Message.sent_at >= f.start_utc) & (Message.sent_at < f.end_utc))
+        .distinct()
+    )
+
+
+def conversation_rows(f: Filters) -> Iterator[list]:
+    """A header, then one row per conversation with a customer message or a reply in the
+    period (and matching the filters), oldest conversation first. Times are local to the
+    team time zone."""
+    yield [str(c) for c in CONVERSATION_COLUMNS]
+    names = dict(User.select(User.id, User.name).tuples())
+    last_id = 0
+    while True:
+        query = (
+            Conversation.select(
+                Conversation.id, Contact.name, Contact.company, Contact.lead_status, Contact.source, Contact.campaign,
+                Conversation.assignee, Conversation.state, Conversation.opened_at, Conversation.waiting_since,
+                Conversation.first_response_at, Conversation.last_inbound_at, Conversation.last_outbound_at,
+            )  # fmt: skip
+            .join(Contact, on=Conversation.contact == Contact.id)
+            .where((Conversation.id > last_id) & Conversation.id.in_(_active_ids(f)))
+            .order_by(Conversation.id)
+            .limit(CHUNK)
+        )
+        if f.agent_id:
+            query = query.where(Conversation.assignee == f.agent_id)
+        if f.source:
+            query = query.where(Contact.source == f.source)
+        if f.campaign:
+            query = query.where(Contact.campaign == f.campaign)
+        if f.channel:
+            query = query.where(Conversation.channels.contains(f.channel))
+        rows = list(query.tuples())
+        if not rows:
+            return
+        figures = _figures(f, [r[0] for r in rows])
+        for row in rows:
+            conv_id, name, company, status, source, campaign, assignee, state, *times = row
+            inbound, replies, first, average, business, met = figures.get(conv_id, (0, 0, None, None, None, 0))
+            yield [
+                conv_id, name, company, str(lead_status_label(status)), source, campaign, names.get(assignee, ""),
+                str(state_label(state)), *[_local(t, f) for t in times], inbound, replies, minutes(first),
+                minutes(average), minutes(business), met,
+            ]  # fmt: skip
+        last_id = rows[-1][0]
+
+
+def _figures(f: Filters, ids: list[int]) -> dict[int, tuple]:
+    in_period = (Message.sent_at >= f.start_utc) & (Message.sent_at < f.end_utc)
+    reply = Message.response_seconds.is_null(False)
+    query = (
+        Message.select(
+            Message.conversation,
+            fn.SUM(Case(None, [((Message.direction == "in") & ~Message.auto_reply, 1)], 0)),
+            fn.COUNT(Message.response_seconds),
+            fn.MIN(Case(None, [(Message.first_response & reply, Message.response_seconds)])),
+            fn.AVG(Message.response_seconds),
+            fn.AVG(Message.business_seconds),
+            fn.SUM(Case(None, [(Message.sla_met, 1)], 0)),
+        )
+        .where(Message.conversation.in_(ids) & in_period)
+        .group_by(Message.conversation)
+    )
+    return {row[0]: (int(row[1] or 0), row[2], row[3], _float(row[4]), _float(row[5]), int(row[6] or 0))
+            for row in query.tuples()}  # fmt: skip
+
+
+def _float(value) -> float | None:
+    return None if value is None else float(value)
+
+
+def _local(value, f: Filters) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        value = dt.datetime.fromisoformat(value)
+    return value.replace(tzinfo=dt.UTC).astimezone(f.tz).strftime("%Y-%m-%d %H:%M")
