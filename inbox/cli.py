@@ -412,3 +412,20 @@ def backup(file: str) -> None:
 
 if __name__ == "__main__":
     main()
+
+
+@main.group("stats")
+def stats_group() -> None:
+    """Manager statistics."""
+
+
+@stats_group.command("recompute")
+def stats_recompute() -> None:
+    """Recompute every past reply's business-hours response time and SLA outcome with the
+    current business hours, holidays and targets (after changing them)."""
+    from .stats import replies
+
+    _upgrade_quietly()
+    with _db().connection_context():
+        count = replies.recompute()
+    click.echo(f"recomputed {count} replies")

@@ -22,7 +22,7 @@ from ..web import role_required
 
 bp = Blueprint("sla_settings", __name__, url_prefix="/settings/sla")
 
-SECTIONS = ("sla", "followups", "leads")
+SECTIONS = ("sla", "followups", "leads", "report")
 WEEKDAYS = (
     lazy_gettext("Monday"), lazy_gettext("Tuesday"), lazy_gettext("Wednesday"), lazy_gettext("Thursday"),
     lazy_gettext("Friday"), lazy_gettext("Saturday"), lazy_gettext("Sunday"),
@@ -149,6 +149,9 @@ def _stored(section: str) -> dict:
             },
             "reactivation_steps": len(team.get("reactivation_days")),
         }
+    if section == "report":
+        day, hour = team.get("weekly_report_day"), team.get("weekly_report_hour")
+        return {"weekly_report_day": "" if day is None else str(day), "weekly_report_hour": str(hour or 0)}
     return {
         "lead_auto_assign": bool(team.get("lead_auto_assign")),
         "lead_ack_template": team.get("lead_ack_template") or "",
@@ -216,6 +219,8 @@ def _submitted(section: str, form: Form) -> dict:
             },
             "reactivation_steps": _count(reactivation),
         }
+    if section == "report":
+        return {"weekly_report_day": form.text("weekly_report_day", 4), "weekly_report_hour": form.text("weekly_report_hour", 4)}
     return {
         "lead_auto_assign": form.flag("lead_auto_assign"),
         "lead_ack_template": form.text("lead_ack_template", 60),
@@ -343,11 +348,21 @@ def _validate_leads(form: Form, values: dict) -> dict:
     return cleaned
 
 
-VALIDATORS = {"sla": _validate_sla, "followups": _validate_followups, "leads": _validate_leads}
+def _validate_report(form: Form, values: dict) -> dict:
+    if not values["weekly_report_day"]:
+        return {"weekly_report_day": None}  # switched off
+    return {
+        "weekly_report_day": form.number("weekly_report_day", 0, 6),
+        "weekly_report_hour": form.number("weekly_report_hour", 0, 23),
+    }
+
+
+VALIDATORS = {"sla": _validate_sla, "followups": _validate_followups, "leads": _validate_leads, "report": _validate_report}
 SAVED = {
     "sla": lazy_gettext("Response targets saved."),
     "followups": lazy_gettext("Follow-up settings saved."),
     "leads": lazy_gettext("New-lead settings saved."),
+    "report": lazy_gettext("Weekly report settings saved."),
 }
 
 
