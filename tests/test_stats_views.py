@@ -175,4 +175,5 @@ def test_weekly_report_goes_to_managers_once_in_their_language(smtp, mailbox_cha
     body = korean.get_content()
     assert "2026-11-16" in body and "2026-11-22" in body  # last week, Monday to Sunday
     assert "https://inbox.example.com/stats/responses?from=2026-11-16&to=2026-11-22" in body
-    assert korean["Subject"] != "Weekly inbox report, 2026-11-16"  # translated
+    assert korean["Subject"] == "주간 받은편지함 보고서, 2026-11-16"
+    assert "첫 응답 중앙값" in body

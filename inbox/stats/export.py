@@ -9,7 +9,7 @@ import datetime as dt
 import io
 from collections.abc import Iterable, Iterator
 
-from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_gettext
 from peewee import Case, fn
 
 from ..labels import lead_status_label, state_label
@@ -35,11 +35,11 @@ def csv_stream(rows: Iterable[list]) -> Iterator[str]:
 
 
 CONVERSATION_COLUMNS = (
-    _l("Conversation"), _l("Contact"), _l("Company"), _l("Lead status"), _l("Source"), _l("Campaign"),
-    _l("Assignee"), _l("State"), _l("Opened"), _l("Waiting since"), _l("First response at"),
-    _l("Last customer message"), _l("Last reply"), _l("Customer messages in period"), _l("Replies in period"),
-    _l("First response in period (min)"), _l("Average response in period (min)"),
-    _l("Average response in period, business hours (min)"), _l("Replies within target"),
+    lazy_gettext("Conversation"), lazy_gettext("Contact"), lazy_gettext("Company"), lazy_gettext("Lead status"), lazy_gettext("Source"), lazy_gettext("Campaign"),
+    lazy_gettext("Assignee"), lazy_gettext("State"), lazy_gettext("Opened"), lazy_gettext("Waiting since"), lazy_gettext("First response at"),
+    lazy_gettext("Last customer message"), lazy_gettext("Last reply"), lazy_gettext("Customer messages in period"), lazy_gettext("Replies in period"),
+    lazy_gettext("First response in period (min)"), lazy_gettext("Average response in period (min)"),
+    lazy_gettext("Average response in period, business hours (min)"), lazy_gettext("Replies within target"),
 )  # fmt: skip
 
 
@@ -61,9 +61,19 @@ def conversation_rows(f: Filters) -> Iterator[list]:
     while True:
         query = (
             Conversation.select(
-                Conversation.id, Contact.name, Contact.company, Contact.lead_status, Contact.source, Contact.campaign,
-                Conversation.assignee, Conversation.state, Conversation.opened_at, Conversation.waiting_since,
-                Conversation.first_response_at, Conversation.last_inbound_at, Conversation.last_outbound_at,
+                Conversation.id,
+                Contact.name,
+                Contact.company,
+                Contact.lead_status,
+                Contact.source,
+                Contact.campaign,
+                Conversation.assignee,
+                Conversation.state,
+                Conversation.opened_at,
+                Conversation.waiting_since,
+                Conversation.first_response_at,
+                Conversation.last_inbound_at,
+                Conversation.last_outbound_at,
             )  # fmt: skip
             .join(Contact, on=Conversation.contact == Contact.id)
             .where((Conversation.id > last_id) & Conversation.id.in_(_active_ids(f)))

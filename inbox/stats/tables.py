@@ -9,15 +9,23 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_gettext
 
 from ..labels import CHANNEL_NAMES, lead_status_label
 from . import channels, funnel, now, replies
 from .figures import Summary
 
-WEEKDAYS = (_l("Mon"), _l("Tue"), _l("Wed"), _l("Thu"), _l("Fri"), _l("Sat"), _l("Sun"))
-NONE = _l("(none)")
-UNASSIGNED = _l("(nobody)")
+WEEKDAYS = (
+    lazy_gettext("Mon"),
+    lazy_gettext("Tue"),
+    lazy_gettext("Wed"),
+    lazy_gettext("Thu"),
+    lazy_gettext("Fri"),
+    lazy_gettext("Sat"),
+    lazy_gettext("Sun"),
+)
+NONE = lazy_gettext("(none)")
+UNASSIGNED = lazy_gettext("(nobody)")
 
 
 @dataclass(frozen=True)
@@ -54,9 +62,9 @@ def percent(value: float | None) -> float | None:
 
 def _summary_columns(prefix: str, label: str, on_page: bool = True) -> list[Column]:
     return [
-        Column(f"{prefix}_median", _l("%(what)s median", what=label), "minutes"),
-        Column(f"{prefix}_p90", _l("%(what)s p90", what=label), "minutes", on_page),
-        Column(f"{prefix}_average", _l("%(what)s average", what=label), "minutes", on_page),
+        Column(f"{prefix}_median", lazy_gettext("%(what)s median", what=label), "minutes"),
+        Column(f"{prefix}_p90", lazy_gettext("%(what)s p90", what=label), "minutes", on_page),
+        Column(f"{prefix}_average", lazy_gettext("%(what)s average", what=label), "minutes", on_page),
     ]
 
 
@@ -65,13 +73,13 @@ def _summary(s: Summary) -> list:
 
 
 RESPONSE_COLUMNS = [
-    Column("replies", _l("Replies")),
-    Column("first_responses", _l("First responses")),
-    *_summary_columns("first", _l("First response")),
-    *_summary_columns("first_business", _l("First response, business hours"), on_page=False),
-    *_summary_columns("response", _l("Response")),
-    *_summary_columns("response_business", _l("Response, business hours"), on_page=False),
-    Column("sla", _l("Within target"), "percent"),
+    Column("replies", lazy_gettext("Replies")),
+    Column("first_responses", lazy_gettext("First responses")),
+    *_summary_columns("first", lazy_gettext("First response")),
+    *_summary_columns("first_business", lazy_gettext("First response, business hours"), on_page=False),
+    *_summary_columns("response", lazy_gettext("Response")),
+    *_summary_columns("response_business", lazy_gettext("Response, business hours"), on_page=False),
+    Column("sla", lazy_gettext("Within target"), "percent"),
 ]
 
 
@@ -88,39 +96,71 @@ def response_tables(report: replies.ResponseReport) -> list[Table]:
                      [_response_row(label(g), g.stats) for g in groups])  # fmt: skip
 
     return [
-        Table("overall", _l("All replies"), [Column("group", _l("Period"), "text"), *RESPONSE_COLUMNS],
-              [_response_row(_l("All"), report.overall)]),  # fmt: skip
-        table("by_agent", _l("By agent"), _l("Agent"), report.by_agent, lambda g: g.label or UNASSIGNED),
-        table("by_channel", _l("By channel"), _l("Channel"), report.by_channel,
-              lambda g: CHANNEL_NAMES.get(g.key, g.label)),  # fmt: skip
-        table("by_source", _l("By lead source"), _l("Source"), report.by_source, lambda g: g.label or NONE),
-        table("by_campaign", _l("By campaign"), _l("Campaign"), report.by_campaign, lambda g: g.label or NONE),
-        table("by_weekday", _l("By weekday the customer wrote"), _l("Weekday"), report.by_weekday,
-              lambda g: WEEKDAYS[g.key]),  # fmt: skip
-        table("by_hour", _l("By hour the customer wrote"), _l("Hour"), report.by_hour),
-        table("weekly", _l("By week"), _l("Week of"), report.weekly),
+        Table(
+            "overall",
+            lazy_gettext("All replies"),
+            [Column("group", lazy_gettext("Period"), "text"), *RESPONSE_COLUMNS],
+            [_response_row(lazy_gettext("All"), report.overall)],
+        ),  # fmt: skip
+        table(
+            "by_agent",
+            lazy_gettext("By agent"),
+            lazy_gettext("Agent"),
+            report.by_agent,
+            lambda g: g.label or UNASSIGNED,
+        ),
+        table(
+            "by_channel",
+            lazy_gettext("By channel"),
+            lazy_gettext("Channel"),
+            report.by_channel,
+            lambda g: CHANNEL_NAMES.get(g.key, g.label),
+        ),  # fmt: skip
+        table(
+            "by_source",
+            lazy_gettext("By lead source"),
+            lazy_gettext("Source"),
+            report.by_source,
+            lambda g: g.label or NONE,
+        ),
+        table(
+            "by_campaign",
+            lazy_gettext("By campaign"),
+            lazy_gettext("Campaign"),
+            report.by_campaign,
+            lambda g: g.label or NONE,
+        ),
+        table(
+            "by_weekday",
+            lazy_gettext("By weekday the customer wrote"),
+            lazy_gettext("Weekday"),
+            report.by_weekday,
+            lambda g: WEEKDAYS[g.key],
+        ),  # fmt: skip
+        table("by_hour", lazy_gettext("By hour the customer wrote"), lazy_gettext("Hour"), report.by_hour),
+        table("weekly", lazy_gettext("By week"), lazy_gettext("Week of"), report.weekly),
     ]
 
 
 FUNNEL_COLUMNS = [
-    Column("leads", _l("Leads")),
-    Column("contacted", _l("Contacted")),
-    Column("contacted_1h", _l("Contacted within 1 h")),
-    Column("contacted_24h", _l("Contacted within 24 h")),
-    Column("wrote_to", _l("Written to")),
-    Column("responded", _l("Responded")),
-    Column("responded_3d", _l("Responded within 3 days")),
+    Column("leads", lazy_gettext("Leads")),
+    Column("contacted", lazy_gettext("Contacted")),
+    Column("contacted_1h", lazy_gettext("Contacted within 1 h")),
+    Column("contacted_24h", lazy_gettext("Contacted within 24 h")),
+    Column("wrote_to", lazy_gettext("Written to")),
+    Column("responded", lazy_gettext("Responded")),
+    Column("responded_3d", lazy_gettext("Responded within 3 days")),
     Column("interested", lead_status_label("interested")),
     Column("won", lead_status_label("won")),
     Column("lost", lead_status_label("lost")),
     Column("dormant", lead_status_label("dormant")),
-    Column("contact_rate", _l("Contact rate"), "percent"),
-    Column("contact_rate_1h", _l("Contact rate within 1 h"), "percent"),
-    Column("contact_rate_24h", _l("Contact rate within 24 h"), "percent"),
-    Column("response_rate", _l("Response rate"), "percent"),
-    Column("response_rate_3d", _l("Response rate within 3 days"), "percent"),
-    Column("conversion_rate", _l("Conversion rate"), "percent"),
-    Column("touches", _l("Touches before a reply"), "number"),
+    Column("contact_rate", lazy_gettext("Contact rate"), "percent"),
+    Column("contact_rate_1h", lazy_gettext("Contact rate within 1 h"), "percent"),
+    Column("contact_rate_24h", lazy_gettext("Contact rate within 24 h"), "percent"),
+    Column("response_rate", lazy_gettext("Response rate"), "percent"),
+    Column("response_rate_3d", lazy_gettext("Response rate within 3 days"), "percent"),
+    Column("conversion_rate", lazy_gettext("Conversion rate"), "percent"),
+    Column("touches", lazy_gettext("Touches before a reply"), "number"),
 ]
 
 
@@ -139,37 +179,41 @@ def funnel_tables(report: funnel.FunnelReport) -> list[Table]:
                      [_funnel_row(g.label or empty, g.row) for g in groups])  # fmt: skip
 
     rates = Table(
-        "rates", _l("Reactivation and follow-ups"),
-        [Column("measure", _l("Measure"), "text"), Column("part", _l("Count")), Column("whole", _l("Out of")),
-         Column("rate", _l("Rate"), "percent")],
-        [[_l("Reactivation: dormant leads who wrote after a reactivation touch"), report.reactivation.part,
+        "rates", lazy_gettext("Reactivation and follow-ups"),
+        [Column("measure", lazy_gettext("Measure"), "text"), Column("part", lazy_gettext("Count")), Column("whole", lazy_gettext("Out of")),
+         Column("rate", lazy_gettext("Rate"), "percent")],
+        [[lazy_gettext("Reactivation: dormant leads who wrote after a reactivation touch"), report.reactivation.part,
           report.reactivation.whole, percent(report.reactivation.rate)],
-         [_l("Follow-ups done of those due"), report.followups.part, report.followups.whole,
+         [lazy_gettext("Follow-ups done of those due"), report.followups.part, report.followups.whole,
           percent(report.followups.rate)]],
     )  # fmt: skip
     return [
-        Table("overall", _l("All leads"), [Column("group", _l("Period"), "text"), *FUNNEL_COLUMNS],
-              [_funnel_row(_l("All"), report.overall)]),  # fmt: skip
+        Table(
+            "overall",
+            lazy_gettext("All leads"),
+            [Column("group", lazy_gettext("Period"), "text"), *FUNNEL_COLUMNS],
+            [_funnel_row(lazy_gettext("All"), report.overall)],
+        ),  # fmt: skip
         rates,
-        table("by_source", _l("By lead source"), _l("Source"), report.by_source),
-        table("by_campaign", _l("By campaign"), _l("Campaign"), report.by_campaign),
-        table("by_ad_set", _l("By ad set"), _l("Ad set"), report.by_ad_set),
-        table("by_agent", _l("By owner"), _l("Owner"), report.by_agent, UNASSIGNED),
+        table("by_source", lazy_gettext("By lead source"), lazy_gettext("Source"), report.by_source),
+        table("by_campaign", lazy_gettext("By campaign"), lazy_gettext("Campaign"), report.by_campaign),
+        table("by_ad_set", lazy_gettext("By ad set"), lazy_gettext("Ad set"), report.by_ad_set),
+        table("by_agent", lazy_gettext("By owner"), lazy_gettext("Owner"), report.by_agent, UNASSIGNED),
     ]
 
 
 CHANNEL_COLUMNS = [
-    Column("channel", _l("Channel"), "text"),
-    Column("inbound", _l("Customer messages")),
-    Column("replies", _l("Our replies")),
-    Column("automatic", _l("Automatic messages")),
-    Column("response_median", _l("Our response median"), "minutes"),
-    Column("response_p90", _l("Our response p90"), "minutes"),
-    Column("wrote_to", _l("Conversations we wrote to")),
-    Column("reply_rate", _l("Customer reply rate"), "percent"),
-    Column("reply_rate_3d", _l("Customer reply rate within 3 days"), "percent"),
-    Column("reply_median", _l("Customer reply time median"), "minutes"),
-    Column("conversion_rate", _l("Won"), "percent"),
+    Column("channel", lazy_gettext("Channel"), "text"),
+    Column("inbound", lazy_gettext("Customer messages")),
+    Column("replies", lazy_gettext("Our replies")),
+    Column("automatic", lazy_gettext("Automatic messages")),
+    Column("response_median", lazy_gettext("Our response median"), "minutes"),
+    Column("response_p90", lazy_gettext("Our response p90"), "minutes"),
+    Column("wrote_to", lazy_gettext("Conversations we wrote to")),
+    Column("reply_rate", lazy_gettext("Customer reply rate"), "percent"),
+    Column("reply_rate_3d", lazy_gettext("Customer reply rate within 3 days"), "percent"),
+    Column("reply_median", lazy_gettext("Customer reply time median"), "minutes"),
+    Column("conversion_rate", lazy_gettext("Won"), "percent"),
 ]
 
 
@@ -183,13 +227,15 @@ def _channel_rows(rows: list[channels.ChannelRow]) -> list[list]:
 
 
 def channel_tables(report: channels.ChannelReport, grid: list[list[int]]) -> list[Table]:
-    tables = [Table("channels", _l("Channels side by side"), CHANNEL_COLUMNS, _channel_rows(report.rows))]
+    tables = [Table("channels", lazy_gettext("Channels side by side"), CHANNEL_COLUMNS, _channel_rows(report.rows))]
     if report.before is not None:
-        tables.append(Table("before", _l("Before the split date"), CHANNEL_COLUMNS, _channel_rows(report.before)))
-        tables.append(Table("after", _l("From the split date"), CHANNEL_COLUMNS, _channel_rows(report.after)))
+        tables.append(
+            Table("before", lazy_gettext("Before the split date"), CHANNEL_COLUMNS, _channel_rows(report.before))
+        )
+        tables.append(Table("after", lazy_gettext("From the split date"), CHANNEL_COLUMNS, _channel_rows(report.after)))
     hours = [Column(f"h{h:02d}", f"{h:02d}") for h in range(24)]
-    tables.append(Table("heatmap", _l("Customer messages by weekday and hour"),
-                        [Column("weekday", _l("Weekday"), "text"), *hours],
+    tables.append(Table("heatmap", lazy_gettext("Customer messages by weekday and hour"),
+                        [Column("weekday", lazy_gettext("Weekday"), "text"), *hours],
                         [[WEEKDAYS[d], *grid[d]] for d in range(7)]))  # fmt: skip
     return tables
 
@@ -197,9 +243,14 @@ def channel_tables(report: channels.ChannelReport, grid: list[list[int]]) -> lis
 def now_tables(snapshot: now.RightNow) -> list[Table]:
     return [
         Table(
-            "agents", _l("Per agent"),
-            [Column("agent", _l("Agent"), "text"), Column("open", _l("Open, assigned")),
-             Column("waiting", _l("Waiting on them")), Column("breached", _l("Past target"))],
+            "agents",
+            lazy_gettext("Per agent"),
+            [
+                Column("agent", lazy_gettext("Agent"), "text"),
+                Column("open", lazy_gettext("Open, assigned")),
+                Column("waiting", lazy_gettext("Waiting on them")),
+                Column("breached", lazy_gettext("Past target")),
+            ],
             [[a.name, a.open, a.waiting, a.breached] for a in snapshot.agents],
         )  # fmt: skip
     ]
