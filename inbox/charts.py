@@ -32,7 +32,8 @@ def _render(chart, title: str) -> Markup:
     svg = chart.render(is_unicode=True)
     svg = _SCRIPT.sub("", svg)
     svg = _TITLE.sub(f"<title>{escape(title)}</title>", svg, count=1)
-    return Markup(svg)  # noqa: S704  (pygal's own SVG; every label in it was escaped by pygal)
+    # pygal's own SVG, every label in it escaped by pygal; the caption escaped here.
+    return Markup(f'<figure class="chart-figure"><figcaption>{escape(title)}</figcaption>{svg}</figure>')  # noqa: S704
 
 
 def _config(**extra) -> dict:

@@ -26,7 +26,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from peewee import JOIN, Case, fn
+from peewee import JOIN, OP, Case, Expression, Value, fn
 
 from ..db import utcnow
 from ..models import AuditEvent, Contact, Conversation, FollowUp, Message, User
@@ -219,7 +219,7 @@ def _reached_interested(contact_ids) -> set[int]:
         (AuditEvent.object_type == "contact")
         & (AuditEvent.action == "contact_changed")
         & AuditEvent.object_id.in_(contact_ids)
-        & AuditEvent.after.contains('"lead_status": "interested"')
+        & json_contains(AuditEvent.after, '"lead_status": "interested"')
     )
     return {row[0] for row in query.tuples()}
 
@@ -270,8 +270,14 @@ def report(f: Filters) -> FunnelReport:
 NOT_A_TOUCH = ("stopped", "moved", "error")  # step outcomes that never reached anyone
 
 
+def json_contains(field, text: str):
+    """``field`` (a JSON column) contains ``text`` as stored: the pattern must not go
+    through the field's own JSON encoding, as ``field.contains()`` would."""
+    return Expression(field, OP.LIKE, Value(f"%{text}%", converter=False))
+
+
 def _outcome(name: str):
-    return FollowUp.meta.contains(f'"outcome": "{name}"')
+    return json_contains(FollowUp.meta, f'"outcome": "{name}"')
 
 
 def reactivation(f: Filters) -> Ratio:
