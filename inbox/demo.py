@@ -9,10 +9,10 @@ import datetime as dt
 import random
 import secrets
 
-from . import canned, contacts, conversations, outbound, users
+from . import canned, contacts, conversations, outbound, reminders, users
 from .db import db, utcnow
 from .ingest import InboundMessage, ingest
-from .models import Channel, Message, Template, User
+from .models import Channel, Contact, FollowUp, Message, Template, User
 
 TEAM = [
     ("관리자", "admin@example.com", "admin", "ko"),
@@ -45,6 +45,91 @@ CUSTOMERS = [
     ("Grace Lee", "Lee & Partners", "email", "grace@leepartners.com", "new", "",
      [(1600, "<p>Hello team,</p><p>We saw your ad on Instagram. <b>Do you offer a trial?</b></p>", "Trial?")]),
 ]  # fmt: skip
+
+
+# Eight weeks of earlier leads, so the manager dashboard has history to show.
+HISTORY_WEEKS = 8
+HISTORY_PER_WEEK = 6
+HISTORY_NAMES = [
+    ("김도윤", "도윤상사"),
+    ("이서준", ""),
+    ("박지우", "지우푸드"),
+    ("최하은", ""),
+    ("정예준", "예준테크"),
+    ("강수아", ""),
+    ("조민서", "민서스튜디오"),
+    ("윤지호", ""),
+    ("장유진", "유진커머스"),
+    ("임태윤", ""),
+    ("Olivia Brown", "Harbor Ltd"),
+    ("Noah Wilson", ""),
+    ("Ava Taylor", "Summit Labs"),
+    ("Ethan Clark", ""),
+    ("Mia Lewis", "Oak Trading"),
+    ("Henry Young", ""),
+]
+HISTORY_SOURCES = [("naver-ad", "winter-sale"), ("naver-ad", "brand-search"), ("instagram", "winter-sale"),
+                   ("website", ""), ("referral", "")]  # fmt: skip
+HISTORY_TEXT = {
+    "ko": ("제품 가격표를 받아볼 수 있을까요?", "안녕하세요. 문의 주셔서 감사합니다. 가격표를 보내드립니다.",
+           "감사합니다. 수량 조정 가능할까요?", "네, 가능합니다. 원하시는 수량을 알려주세요."),
+    "en": ("Could you send me your price list?", "Thanks for asking! Here is our price list.",
+           "Thanks. Can we adjust the quantity?", "Sure, just tell us how many you need."),
+}  # fmt: skip
+
+
+def _history(rng: random.Random, manager: User, agents: list[User], channels: dict, now: dt.datetime) -> None:
+    """Earlier leads: the customer writes, an agent answers (sometimes after hours),
+    some write back, and each ends interested, won, lost or still talking."""
+    for n in range(HISTORY_WEEKS * HISTORY_PER_WEEK):
+        name, company = HISTORY_NAMES[n % len(HISTORY_NAMES)]
+        korean = name[0] >= "가"
+        kind = rng.choice(["email", "email", "whatsapp", "sms"] if korean else ["email", "whatsapp"])
+        address = f"demo.lead{n}@example.net" if kind == "email" else f"+8210{5000_0000 + n * 7919 % 4999_9999}"
+        start = now - dt.timedelta(days=rng.uniform(1, HISTORY_WEEKS * 7), minutes=rng.randint(0, 600))
+        texts = HISTORY_TEXT["ko" if korean else "en"]
+        channel = channels[kind]
+
+        def customer(at: dt.datetime, text: str, step: int, n=n, kind=kind, address=address, name=name,
+                     channel=channel, subject=texts[0]):  # fmt: skip
+            return ingest(InboundMessage(
+                channel_id=channel.id, kind=kind, provider_id=f"demo-history-{n}-{step}", address=address,
+                name=name, subject=subject if kind == "email" and step == 0 else "", text=text, received_at=at,
+            )).message  # fmt: skip
+
+        conv = customer(start, texts[0], 0).conversation
+        contact = conv.contact
+        agent = agents[n % len(agents)]
+        conversations.assign(conv, manager, agent)
+        source, campaign = rng.choice(HISTORY_SOURCES)
+        contacts.update(contact, manager, company=company, source=source, campaign=campaign)
+        quick = kind == "whatsapp" or rng.random() < 0.5
+        answered = start + dt.timedelta(minutes=rng.randint(4, 55) if quick else rng.randint(70, 26 * 60))
+        if answered > now:
+            continue
+        reply = outbound.send(conv, kind=kind, author=agent, text=texts[1], at=answered)
+        Message.update(status="delivered").where(Message.id == reply.id).execute()
+        outcome = rng.random()
+        if outcome < 0.65:
+            again = answered + dt.timedelta(minutes=rng.randint(20, 3 * 24 * 60))
+            if again < now:
+                customer(again, texts[2], 1)
+                second = again + dt.timedelta(minutes=rng.randint(5, 8 * 60))
+                if second < now:
+                    reply = outbound.send(conv, kind=kind, author=agent, text=texts[3], at=second)
+                    Message.update(status="delivered").where(Message.id == reply.id).execute()
+            contacts.update(contact, agent, lead_status="interested")
+            if outcome < 0.3:
+                contacts.update(contact, agent, lead_status="won")
+                conversations.close(conv, agent)
+        elif outcome < 0.8:
+            contacts.update(contact, agent, lead_status="lost")
+            conversations.close(conv, agent)
+        else:
+            contacts.update(contact, agent, lead_status="contacted")
+        # History, not work to do: no follow-ups for these.
+        reminders.cancel_pending(conv.id, tuple({k for (k,) in FollowUp.select(FollowUp.kind).tuples()}))
+        Contact.update(created_at=min(start, contact.created_at)).where(Contact.id == contact.id).execute()
 
 
 def _channels() -> tuple[Channel, Channel]:
@@ -109,6 +194,7 @@ def load(admin_password: str | None = None, seed: int = 7) -> dict:
                 conversations.snooze(conv, manager, now + dt.timedelta(days=3))
             if i == 5:
                 conversations.add_note(conv, manager, "단가표 최신 버전으로 보내주세요. 200개 이상은 8% 할인 가능.")
+        _history(rng, manager, agents, {"email": email_ch, "sms": twilio_ch, "whatsapp": twilio_ch}, now)
         for name, shortcut, body, kinds in (
             ("감사 인사", "thanks", "{{ contact.first_name }}님, 문의 주셔서 감사합니다. {{ agent.name }}입니다. “{{ last_topic }}” 관련해서 바로 확인해 드리겠습니다.", ""),
             ("Thank you", "thanks-en", "Hi {{ contact.first_name }}, thanks for reaching out about “{{ last_topic }}”. I'm {{ agent.first_name }} and I'll take care of it.", ""),
