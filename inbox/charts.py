@@ -59,13 +59,13 @@ def line(title: str, labels: Sequence[str], series: dict[str, Sequence[float | N
 
 
 def bars(title: str, labels: Sequence[str], series: dict[str, Sequence[float | None]], *, unit: str = "",
-         horizontal: bool = True, no_data: str = "") -> Markup:  # fmt: skip
+         horizontal: bool = True, no_data: str = "", decimals: int = 1) -> Markup:  # fmt: skip
     import pygal  # noqa: PLC0415
 
     kind = pygal.HorizontalBar if horizontal else pygal.Bar
     height = max(220, 60 + 26 * len(labels) * max(1, len(series))) if horizontal else 300
-    chart = kind(**_config(no_data_text=no_data, height=min(height, 900), value_formatter=lambda v: f"{v:.1f}{unit}",
-                           print_values=True))  # fmt: skip
+    chart = kind(**_config(no_data_text=no_data, height=min(height, 900), print_values=True,
+                           value_formatter=lambda v: f"{v:,.{decimals}f}{unit}"))  # fmt: skip
     chart.x_labels = list(labels)
     for name, values in series.items():
         chart.add(name, list(values))

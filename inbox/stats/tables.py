@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from flask_babel import lazy_gettext
 
-from ..labels import CHANNEL_NAMES, lead_status_label
+from ..labels import CHANNEL_NAMES, LEAD_STATUS
 from . import channels, funnel, now, replies
 from .figures import Summary
 
@@ -150,10 +150,10 @@ FUNNEL_COLUMNS = [
     Column("wrote_to", lazy_gettext("Written to")),
     Column("responded", lazy_gettext("Responded")),
     Column("responded_3d", lazy_gettext("Responded within 3 days")),
-    Column("interested", lead_status_label("interested")),
-    Column("won", lead_status_label("won")),
-    Column("lost", lead_status_label("lost")),
-    Column("dormant", lead_status_label("dormant")),
+    Column("interested", LEAD_STATUS["interested"]),
+    Column("won", LEAD_STATUS["won"]),
+    Column("lost", LEAD_STATUS["lost"]),
+    Column("dormant", LEAD_STATUS["dormant"]),
     Column("contact_rate", lazy_gettext("Contact rate"), "percent"),
     Column("contact_rate_1h", lazy_gettext("Contact rate within 1 h"), "percent"),
     Column("contact_rate_24h", lazy_gettext("Contact rate within 24 h"), "percent"),

@@ -72,7 +72,7 @@ def now_page():
         gettext("Per agent"), [a.name for a in agents],
         {gettext("Open, assigned"): [a.open for a in agents], gettext("Waiting on them"): [a.waiting for a in agents],
          gettext("Past target"): [a.breached for a in agents]},
-        no_data=gettext("Nothing open"),
+        no_data=gettext("Nothing open"), decimals=0,
     )  # fmt: skip
     if request.headers.get("HX-Request") and request.args.get("part") == "live":
         return render_template("stats/_now.html", snapshot=snapshot, tables=tables_, chart=chart)
@@ -133,7 +133,7 @@ def channels_page():
         {gettext("Customer messages"): [r.inbound for r in report.rows],
          gettext("Our replies"): [r.replies for r in report.rows],
          gettext("Automatic messages"): [r.automatic for r in report.rows]},
-        horizontal=False, no_data=gettext("No messages in this period"),
+        horizontal=False, no_data=gettext("No messages in this period"), decimals=0,
     )  # fmt: skip
     speed = charts.bars(
         gettext("Response and reply times by channel (hours)"), names,
@@ -192,7 +192,6 @@ def stats_url(view: str, f: Filters, **override) -> str:
 @bp.app_template_global()
 def query_string(args: dict) -> str:
     return urlencode({k: v for k, v in args.items() if v not in (None, "")})
-
 
 
 @bp.app_template_global()
