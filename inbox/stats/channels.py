@@ -2,7 +2,7 @@
 inbound volume.
 
 Per channel: customer messages in (auto-replies and lead-form submissions excluded), our
-human replies and automatic messages out; our response time (human replies on that
+human replies and automatic messages out (not those that failed to send); our response time (human replies on that
 channel); the customer reply rate and time: for each conversation we wrote to on the
 channel in the period, whether (within 3 days / ever) and how soon after our first
 message there the customer wrote back on the same channel; and conversion: the share of
@@ -83,8 +83,9 @@ def _lead_form_channels():
 def rows(f: Filters) -> list[ChannelRow]:
     out = {kind: ChannelRow(kind) for kind in CHANNEL_KINDS}
     inbound = (Message.direction == "in") & ~Message.auto_reply
-    human = (Message.direction == "out") & ~Message.automatic & Message.author.is_null(False)
-    automatic = (Message.direction == "out") & Message.automatic
+    sent = (Message.direction == "out") & (Message.status != "failed")  # a reply that never left is no reply
+    human = sent & ~Message.automatic & Message.author.is_null(False)
+    automatic = sent & Message.automatic
     volume = (
         Message.select(
             Message.channel_kind,

@@ -215,9 +215,10 @@ def _message_facts(conversation_ids):
 
 
 def _reached_interested(contact_ids) -> set[int]:
+    # Any change that set it: an edit (contact_changed), or a dormant lead writing again
+    # and going back to interested (lead_reactivated).
     query = AuditEvent.select(AuditEvent.object_id).where(
         (AuditEvent.object_type == "contact")
-        & (AuditEvent.action == "contact_changed")
         & AuditEvent.object_id.in_(contact_ids)
         & json_contains(AuditEvent.after, '"lead_status": "interested"')
     )
@@ -273,7 +274,8 @@ NOT_A_TOUCH = ("stopped", "moved", "error")  # step outcomes that never reached 
 def json_contains(field, text: str):
     """``field`` (a JSON column) contains ``text`` as stored: the pattern must not go
     through the field's own JSON encoding, as ``field.contains()`` would."""
-    return Expression(field, OP.LIKE, Value(f"%{text}%", converter=False))
+    # ILIKE: peewee writes it as LIKE on SQLite (its LIKE would become a GLOB there).
+    return Expression(field, OP.ILIKE, Value(f"%{text}%", converter=False))
 
 
 def _outcome(name: str):
