@@ -40,7 +40,8 @@ DEFAULTS: dict = {
     "lead_reengage_template": "",  # shortcut of the automatic re-engagement message
     # Internal: the agent who got the last auto-assigned lead (the round-robin pointer).
     "lead_round_robin_last": None,
-    # Weekly report email to managers: local weekday (0 = Monday) and hour; None = off.
+    # Weekly report email to managers: on or off, local weekday (0 = Monday) and hour.
+    "weekly_report_enabled": True,
     "weekly_report_day": 0,
     "weekly_report_hour": 8,
     "weekly_report_last": None,  # internal: the Monday of the last week reported

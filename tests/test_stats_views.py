@@ -18,7 +18,7 @@ from inbox.db import utcnow
 from inbox.models import Conversation
 from inbox.stats import weekly
 
-from .conftest import login
+from .conftest import login, post
 from .factories import make_user, receive
 from .test_digest import mailbox_channel  # noqa: F401  (the team mailbox on the real SMTP server)
 from .test_email_channel import smtp  # noqa: F401
@@ -177,3 +177,21 @@ def test_weekly_report_goes_to_managers_once_in_their_language(smtp, mailbox_cha
     assert "https://inbox.example.com/stats/responses?from=2026-11-16&to=2026-11-22" in body
     assert korean["Subject"] == "주간 받은편지함 보고서, 2026-11-16"
     assert "첫 응답 중앙값" in body
+
+
+def test_managers_choose_when_the_weekly_report_goes_out(client, manager):
+    login(client, manager)
+    page = client.get("/settings/sla").get_data(as_text=True)
+    assert 'id="section-report"' in page
+    response = post(
+        client, "/settings/sla", {"section": "report", "weekly_report_day": "4", "weekly_report_hour": "17"}
+    )
+    assert response.status_code == 303
+    assert (team.get("weekly_report_day"), team.get("weekly_report_hour")) == (4, 17)
+    bad = post(client, "/settings/sla", {"section": "report", "weekly_report_day": "4", "weekly_report_hour": "25"})
+    assert bad.status_code == 400
+    assert team.get("weekly_report_hour") == 17  # nothing saved
+    post(client, "/settings/sla", {"section": "report", "weekly_report_day": "", "weekly_report_hour": "8"})
+    assert team.get("weekly_report_enabled") is False
+    assert 'value="" selected' in client.get("/settings/sla").get_data(as_text=True)
+    assert weekly.send_due(dt.datetime(2026, 11, 23, 0, 0)) == 0  # switched off

@@ -110,7 +110,7 @@ def send_due(moment: dt.datetime | None = None, base_url: str = "") -> int:
     how many managers got it."""
     moment = moment or utcnow()
     values = team.snapshot()
-    if values["weekly_report_day"] is None or values["weekly_report_hour"] is None:
+    if not values["weekly_report_enabled"]:
         return 0
     local = moment.replace(tzinfo=dt.UTC).astimezone(ZoneInfo(values["timezone"]))
     if local.weekday() != int(values["weekly_report_day"]) or local.hour < int(values["weekly_report_hour"]):

@@ -150,8 +150,9 @@ def _stored(section: str) -> dict:
             "reactivation_steps": len(team.get("reactivation_days")),
         }
     if section == "report":
-        day, hour = team.get("weekly_report_day"), team.get("weekly_report_hour")
-        return {"weekly_report_day": "" if day is None else str(day), "weekly_report_hour": str(hour or 0)}
+        values = team.snapshot()
+        day = str(values["weekly_report_day"]) if values["weekly_report_enabled"] else ""
+        return {"weekly_report_day": day, "weekly_report_hour": str(values["weekly_report_hour"])}
     return {
         "lead_auto_assign": bool(team.get("lead_auto_assign")),
         "lead_ack_template": team.get("lead_ack_template") or "",
@@ -220,7 +221,10 @@ def _submitted(section: str, form: Form) -> dict:
             "reactivation_steps": _count(reactivation),
         }
     if section == "report":
-        return {"weekly_report_day": form.text("weekly_report_day", 4), "weekly_report_hour": form.text("weekly_report_hour", 4)}
+        return {
+            "weekly_report_day": form.text("weekly_report_day", 4),
+            "weekly_report_hour": form.text("weekly_report_hour", 4),
+        }
     return {
         "lead_auto_assign": form.flag("lead_auto_assign"),
         "lead_ack_template": form.text("lead_ack_template", 60),
@@ -350,14 +354,20 @@ def _validate_leads(form: Form, values: dict) -> dict:
 
 def _validate_report(form: Form, values: dict) -> dict:
     if not values["weekly_report_day"]:
-        return {"weekly_report_day": None}  # switched off
+        return {"weekly_report_enabled": False}
     return {
+        "weekly_report_enabled": True,
         "weekly_report_day": form.number("weekly_report_day", 0, 6),
         "weekly_report_hour": form.number("weekly_report_hour", 0, 23),
     }
 
 
-VALIDATORS = {"sla": _validate_sla, "followups": _validate_followups, "leads": _validate_leads, "report": _validate_report}
+VALIDATORS = {
+    "sla": _validate_sla,
+    "followups": _validate_followups,
+    "leads": _validate_leads,
+    "report": _validate_report,
+}
 SAVED = {
     "sla": lazy_gettext("Response targets saved."),
     "followups": lazy_gettext("Follow-up settings saved."),
