@@ -6,6 +6,17 @@ automatic replies, private notes, attachments, and the audit events of assigning
 closing, snoozing and reopening. Some conversations end up waiting, snoozed, closed or
 assigned, as in a real team inbox.
 
+For the statistics: contacts are created over the whole year with a lead source,
+campaign and ad set and a lead status (new, contacted, interested, won, lost, dormant);
+human replies carry their business time, SLA target and outcome as outbound.send()
+computes them (sla.Policy.reply_figures with the team settings: business hours Mon-Fri
+09:00-18:00 in the team time zone, 60 min for new leads and 24 h for the others, counted
+wall-clock), and contacts that became interested have the "contact_changed" audit event
+that says so. Follow-ups: each human reply starts the cadence (steps at 1, 3, 7 and 14
+days, fired as tasks or sent, some done), which the customer's next message or our
+next reply cancels; a dormant lead's last step becomes "contact_changed" to dormant and
+two reactivation touches; a few manual reminders, done, cancelled or still pending.
+
 Rows are written in bulk (statements built by peewee's insert_many, values sent with
 executemany, large transactions), not through ingest(), but with the same invariants
 ingest(), send(), add_note() and the conversation actions produce: conversation timer
@@ -150,6 +161,9 @@ STREETS = ["테헤란로", "월드컵북로", "센텀중앙로", "송도과학�
 TAGS = ["vip", "견적", "배송", "환불", "enterprise", "renewal", "물류", "b2b", "event"]
 SOURCES = ["naver-ad", "instagram", "website", "referral", "kakao", "google-ad", ""]
 CAMPAIGNS = ["spring-sale", "b2b-2025", "newsletter", "retargeting", ""]
+AD_SETS = ["lookalike-1p", "interest-office", "retarget-30d", "broad-seoul", ""]
+CADENCE_DAYS = (1, 3, 7, 14)  # team defaults (inbox.team): cadence_days, reactivation_days
+REACTIVATION_DAYS = (7, 14)
 LEAD_WEIGHTS = {"new": 30, "contacted": 25, "interested": 15, "won": 12, "lost": 10, "dormant": 8}
 FAIL_ERRORS = {
     "email": "550 5.1.1 The email account that you tried to reach does not exist.",
@@ -208,6 +222,7 @@ class Conv:
         "id", "state", "snoozed_until", "assignee", "last_activity_at", "opened_at", "waiting_since",
         "last_inbound_at", "last_outbound_at", "first_response_at", "last_inbound_channel", "channels",
         "preview", "preview_direction", "woke_at", "updated_at", "subject", "count", "pending", "last_dir",
+        "followup", "answered",
     )  # fmt: skip
 
     def __init__(self, conv_id: int):
@@ -221,6 +236,8 @@ class Conv:
         self.count = 0
         self.pending = None  # (time, action, until) of a close or snooze an agent does later
         self.last_dir = ""
+        self.followup = None  # (kind, step, due, created) of the cadence step not yet fired
+        self.answered = False  # a human reply was sent (the lead-status events come with the first)
 
 
 class Generator:
@@ -235,6 +252,8 @@ class Generator:
         self.end_us = args.days * 86400 * 10**6
         self.stats: dict[str, int] = {}
         self.audit_rows: list[tuple] = []
+        self.followup_rows: list[tuple] = []
+        self.dormant: set[int] = set()
         self.search_rows: list[tuple] = []
         self._sql_cache: dict = {}
 
@@ -274,9 +293,10 @@ class Generator:
             self.stats[table] = self.stats.get(table, 0) + len(rows)
         self.search_rows = []
 
-    def audit(self, actor, action: str, conv: Conv, at: int, before=None, after=None) -> None:
+    def audit(self, actor, action: str, conv: Conv, at: int, before=None, after=None, object_type="conversation"):
+        # One conversation per contact, with the same id: a contact event's object id is conv.id.
         self.audit_rows.append((
-            actor, action, "conversation", conv.id, conv.id,
+            actor, action, object_type, conv.id, conv.id,
             None if before is None else json.dumps(before, ensure_ascii=False),
             None if after is None else json.dumps(after, ensure_ascii=False),
             self.ts(at),
@@ -365,6 +385,7 @@ class Generator:
         rng, m = self.rng, self.m
         n = self.args.contacts
         statuses, status_w = zip(*LEAD_WEIGHTS.items(), strict=True)
+        self.c_status = [""] * n
         self.c_ko = ko_list = [False] * n
         self.c_first = [""] * n
         self.c_name = [""] * n
@@ -416,11 +437,12 @@ class Generator:
             created = self.ts(self.firsts[i] + rng.randint(200_000, 3_000_000))
             source = rng.choice(SOURCES)
             campaign = rng.choice(CAMPAIGNS) if source.endswith("-ad") or source == "instagram" else ""
+            ad_set = rng.choice(AD_SETS) if campaign else ""
             utm = json.dumps({"utm_source": source, "utm_campaign": campaign}) if campaign else "{}"
             owner = rng.choice(self.agents).id if rng.random() < 0.3 else None
-            status = rng.choices(statuses, status_w)[0]
+            status = self.c_status[i] = rng.choices(statuses, status_w)[0]
             contacts.append((
-                cid, name, company, status, owner, source, campaign, "", "", utm, None, "", None, "",
+                cid, name, company, status, owner, source, campaign, ad_set, "", utm, None, "", None, "",
                 created if kind == "whatsapp" else None, None, None, None, None, created, created,
             ))  # fmt: skip
             values = []
@@ -462,13 +484,18 @@ class Generator:
         return " ".join(parts)
 
     def run_messages(self) -> None:
+        from inbox import sla
+
         rng, m, db = self.rng, self.m, self.db
+        policy = sla.Policy.load()
+        start = self.start
         message_fields = [
             m.Message.id, m.Message.conversation, m.Message.channel, m.Message.channel_kind, m.Message.direction,
             m.Message.automatic, m.Message.auto_reply, m.Message.provider_id, m.Message.author, m.Message.address,
             m.Message.subject, m.Message.text, m.Message.html, m.Message.status, m.Message.error,
             m.Message.sent_at, m.Message.created_at, m.Message.updated_at, m.Message.response_seconds,
-            m.Message.first_response, m.Message.meta, m.Message.parse_error,
+            m.Message.first_response, m.Message.meta, m.Message.parse_error, m.Message.business_seconds,
+            m.Message.sla_target_seconds, m.Message.sla_met,
         ]  # fmt: skip
         attachment_fields = [
             m.Attachment.message, m.Attachment.filename, m.Attachment.content_type, m.Attachment.size,
@@ -502,6 +529,8 @@ class Generator:
             k = conv.count
             conv.count += 1
             self.settle(conv, t)
+            if conv.followup is not None and conv.followup[2] <= t:
+                self.fire_followups(conv, t)
             if k == 0:
                 conv.opened_at = conv.last_activity_at = t
             # What happens next in this thread.
@@ -514,6 +543,7 @@ class Generator:
                 direction = "in" if r < 0.62 else "note" if r < 0.68 else "out"
             status, error, author, automatic, auto_reply = "received", None, None, False, False
             response_seconds, first_response = None, False
+            business = target = met = None
             subject, html_body, address, channel, kind = "", None, "", None, None
             delay = rng.randint(200_000, 5 * second)
             if direction == "in":
@@ -546,6 +576,8 @@ class Generator:
                             html_body = clean_html("<p>" + html.escape(text) + "</p>")
                 provider_id = f"b{msg_id}"
                 self.ingest_timers(conv, t, kind, subject, text, auto_reply)
+                if not auto_reply and conv.followup is not None:
+                    self.cancel_followup(conv, t)  # the customer wrote: the cadence stops
                 conv.updated_at = t + delay
             elif direction == "out":
                 kind = conv.last_inbound_channel or self.c_kind[i]
@@ -570,7 +602,16 @@ class Generator:
                 else:
                     status = "delivered" if r2 < 0.8 else "sent"
                 provider_id = None if status == "failed" else f"o{msg_id}"
+                waiting = conv.waiting_since
                 response_seconds, first_response = self.send_timers(conv, t, author, text, status == "failed")
+                if response_seconds is not None:
+                    business, target, met = policy.reply_figures(
+                        start + dt.timedelta(microseconds=waiting), start + dt.timedelta(microseconds=t),
+                        self.c_status[i], conv.last_inbound_channel,
+                    )  # fmt: skip
+                    met = int(met)
+                if author is not None and status != "failed":
+                    self.after_human_reply(conv, i, t, author)
                 conv.updated_at = t + delay
                 if author is not None and conv.pending is None:
                     r3 = rng.random()
@@ -590,7 +631,7 @@ class Generator:
                 msg_id, conv.id, channel, kind, direction, int(automatic), int(auto_reply), provider_id, author,
                 address or "", subject, text, html_body, status, error, ts(t),
                 ts(t + delay if direction == "in" else t), ts(t if direction == "note" else t + delay),
-                response_seconds, int(first_response), "{}", None,
+                response_seconds, int(first_response), "{}", None, business, target, met,
             ))  # fmt: skip
             if kind == "email" and direction != "note" and rng.random() < (0.1 if direction == "out" else 0.03):
                 name = "견적서.pdf" if self.c_ko[i] else "quote.pdf"
@@ -615,6 +656,85 @@ class Generator:
         from inbox.sanitize import clean_html
 
         return clean_html(markup)
+
+    # --- follow-ups and lead status -----------------------------------------------------
+
+    def after_human_reply(self, conv: Conv, i: int, t: int, author: int) -> None:
+        """cadence.py on a human reply: the pending step is cancelled and the cadence starts
+        again from step 1 (won and lost leads are not chased); now and then a manual
+        reminder; with the first reply, the lead-status changes of an interested lead."""
+        rng = self.rng
+        second, day = 10**6, 86400 * 10**6
+        status = self.c_status[i]
+        if conv.followup is not None:
+            self.cancel_followup(conv, t)
+        if status not in ("won", "lost"):
+            conv.followup = ("cadence", 1, t + CADENCE_DAYS[0] * day + rng.randint(0, 60) * second, t)
+        if rng.random() < 0.05:
+            due = t + rng.randint(2 * 3600, 7 * 86400) * second
+            fired = done = cancelled = None
+            if rng.random() < 0.08:
+                cancelled = t + int(rng.random() * (due - t))
+            elif due <= self.end_us:
+                fired = due + rng.randint(0, 60) * second
+                if rng.random() < 0.75:
+                    done = fired + rng.randint(60, 2 * 86400) * second
+            self.add_followup(conv, "manual", 0, due, t, fired, done, cancelled, None, owner=author)
+        if not conv.answered:
+            conv.answered = True
+            if status in ("interested", "won") or (status in ("lost", "dormant") and rng.random() < 0.3):
+                at = min(t + rng.randint(60, 3 * 86400) * second, self.end_us - second)
+                self.audit(author, "contact_changed", conv, at, before={"lead_status": "contacted"},
+                           after={"lead_status": "interested"}, object_type="contact")  # fmt: skip
+                if status in ("won", "lost"):
+                    later = min(at + rng.randint(3600, 30 * 86400) * second, self.end_us - second)
+                    self.audit(author, "contact_changed", conv, later, before={"lead_status": "interested"},
+                               after={"lead_status": status}, object_type="contact")  # fmt: skip
+
+    def fire_followups(self, conv: Conv, t: int) -> None:
+        """The reminders sweep fires every step due before ``t`` (within a minute of its
+        due time) and plans the next one from the moment it fired; the last cadence step
+        makes a dormant lead dormant and starts its reactivation touches."""
+        rng = self.rng
+        second, day = 10**6, 86400 * 10**6
+        while conv.followup is not None and conv.followup[2] <= t:
+            kind, step, due, created = conv.followup
+            fired = due + rng.randint(0, 60) * second
+            r = rng.random()
+            if kind == "reactivation":
+                outcome, done = ("sent", fired) if r < 0.4 else ("task", None)
+            elif r < 0.07:
+                outcome, done = "sent", fired
+            elif r < 0.10:
+                outcome, done = "moved", fired
+            else:
+                outcome, done = "task", None
+            if outcome == "task" and rng.random() < 0.55:
+                done = fired + rng.randint(600, 2 * 86400) * second
+            self.add_followup(conv, kind, step, due, created, fired, done, None, outcome)
+            days = CADENCE_DAYS if kind == "cadence" else REACTIVATION_DAYS
+            if step < len(days):
+                conv.followup = (kind, step + 1, fired + (days[step] - days[step - 1]) * day, fired)
+            elif kind == "cadence" and self.c_status[conv.id - 1] == "dormant":
+                if conv.id not in self.dormant:  # make_dormant records the change once
+                    self.dormant.add(conv.id)
+                    self.audit(None, "contact_changed", conv, fired, before={"lead_status": "contacted"},
+                               after={"lead_status": "dormant"}, object_type="contact")  # fmt: skip
+                conv.followup = ("reactivation", 1, fired + REACTIVATION_DAYS[0] * day, fired)
+            else:
+                conv.followup = None
+
+    def cancel_followup(self, conv: Conv, t: int) -> None:
+        kind, step, due, created = conv.followup
+        self.add_followup(conv, kind, step, due, created, None, None, t, None)
+        conv.followup = None
+
+    def add_followup(self, conv, kind, step, due, created, fired, done, cancelled, outcome, owner=None) -> None:
+        ts = self.ts
+        self.followup_rows.append((
+            created, conv.id, owner or conv.assignee, kind, ts(due), "", step, None, ts(fired), ts(done),
+            ts(cancelled), ts(created), json.dumps({"outcome": outcome}) if outcome else "{}",
+        ))  # fmt: skip
 
     def assignee_for(self, conv: Conv, t: int) -> int:
         """The agent who answers: the assignee, or an agent who assigns it to themselves."""
@@ -705,6 +825,12 @@ class Generator:
             if conv.pending is not None and conv.pending[0] > end:
                 conv.pending = None
             self.settle(conv, end)
+            if conv.followup is not None:
+                self.fire_followups(conv, end)
+                if conv.followup is not None:  # still to come: pending
+                    kind, step, due, created = conv.followup
+                    self.add_followup(conv, kind, step, due, created, None, None, None, None)
+                    conv.followup = None
             stale = conv.last_activity_at < end - 21 * 86400 * second
             actor = conv.assignee or self.managers[0].id
             if conv.state == "open" and stale and rng.random() < 0.85:
@@ -734,9 +860,18 @@ class Generator:
             )
             for c in self.convs
         ]  # fmt: skip
+        followup_fields = [
+            m.FollowUp.conversation, m.FollowUp.owner, m.FollowUp.kind, m.FollowUp.due_at, m.FollowUp.note,
+            m.FollowUp.step, m.FollowUp.template, m.FollowUp.fired_at, m.FollowUp.done_at, m.FollowUp.cancelled_at,
+            m.FollowUp.created_at, m.FollowUp.meta,
+        ]  # fmt: skip
+        self.followup_rows.sort(key=lambda row: row[0])  # ids grow with creation time
+        followups = [row[1:] for row in self.followup_rows]
+        self.followup_rows = []
         with self.db.atomic():
             self.insert(m.Conversation, fields, rows)
             self.insert(m.AuditEvent, self.audit_fields, self.audit_rows)
+            self.insert(m.FollowUp, followup_fields, followups)
         self.audit_rows = []
 
 

@@ -113,6 +113,10 @@ class Contact(BaseModel):
     created_at = DateTimeField(default=utcnow, index=True)
     updated_at = DateTimeField(default=utcnow)
 
+    class Meta:
+        # The leads of a period (statistics), with what the funnel reads.
+        indexes = ((("merged_into", "created_at", "source", "campaign", "ad_set", "lead_status", "owner"), False),)
+
     @property
     def first_name(self) -> str:
         return self.name.split()[0] if self.name else ""
@@ -178,6 +182,8 @@ class Conversation(BaseModel):
             (("updated_at",), False),
             # The inbox live updates: rows of a folder changed since the last poll.
             (("state", "updated_at"), False),
+            # Right now (statistics): who waits, with what the breach and per-agent counts read.
+            (("state", "waiting_since", "assignee", "contact", "first_response_at", "last_inbound_channel"), False),
         )
 
 
@@ -222,9 +228,14 @@ class Message(BaseModel):
             (("conversation", "updated_at"), False),
             (("channel", "provider_id"), True),
             (("status", "created_at"), False),
-            # The dashboard's period queries (plus a partial index on replies: 0010).
-            (("direction", "sent_at", "channel_kind"), False),
-        )
+            # The dashboard's period queries, covering what they read (plus a partial
+            # index on human replies with their figures: migration 0011).
+            (("direction", "sent_at", "channel_kind", "auto_reply", "automatic", "author", "status", "channel",
+              "conversation"), False),
+            # A conversation's first messages, its first reply after a moment, touches.
+            (("conversation", "direction", "sent_at", "auto_reply", "channel_kind", "status", "automatic", "author"),
+             False),
+        )  # fmt: skip
 
 
 class MessageSource(BaseModel):
@@ -287,6 +298,10 @@ class FollowUp(BaseModel):
             (("fired_at", "due_at"), False),
             (("owner", "fired_at", "due_at"), False),
             (("conversation", "kind"), False),
+            # Statistics: follow-ups due in a period, pending ones by due time, reactivation touches.
+            (("due_at", "cancelled_at", "done_at", "owner", "meta"), False),
+            (("done_at", "cancelled_at", "due_at"), False),
+            (("kind", "fired_at"), False),
         )
 
 

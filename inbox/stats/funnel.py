@@ -24,14 +24,14 @@ reactivation rate and the follow-up rate.
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 from peewee import JOIN, OP, Case, Expression, Value, fn
 
 from ..db import utcnow
 from ..models import AuditEvent, Contact, Conversation, FollowUp, Message, User
 from .figures import rate
-from .period import Filters, epoch
+from .period import Filters, epoch, raw_rows, unindexed
 
 HOUR = 3600
 DAY = 24 * HOUR
@@ -211,7 +211,7 @@ def _message_facts(conversation_ids):
         replied.c.cid, epoch(replied.c.first_any), epoch(replied.c.first_human), epoch(replied.c.first_out),
         epoch(replied.c.first_reply), Case(None, [(replied.c.first_reply.is_null(False), touches)], 0),
     ).with_cte(firsts, replied)  # fmt: skip
-    return {row[0]: row[1:] for row in query.tuples()}
+    return {row[0]: row[1:] for row in raw_rows(query)}
 
 
 def _reached_interested(contact_ids) -> set[int]:
@@ -222,12 +222,12 @@ def _reached_interested(contact_ids) -> set[int]:
         & AuditEvent.object_id.in_(contact_ids)
         & json_contains(AuditEvent.after, '"lead_status": "interested"')
     )
-    return {row[0] for row in query.tuples()}
+    return {row[0] for row in raw_rows(query)}
 
 
 def leads(f: Filters) -> list[Lead]:
     cohort = _cohort(f)
-    rows = list(cohort.tuples())
+    rows = raw_rows(cohort)
     if not rows:
         return []
     facts = _message_facts(cohort.select(Conversation.id).where(Conversation.id.is_null(False)))
@@ -244,13 +244,17 @@ def leads(f: Filters) -> list[Lead]:
 
 
 def report(f: Filters) -> FunnelReport:
+    # Each lead counts once, into the row of its combination of source, campaign, ad set
+    # and agent; the groups are sums of those rows (in the order the leads come).
+    combos: dict[tuple, FunnelRow] = defaultdict(FunnelRow)
+    for lead in leads(f):
+        lead.count_into(combos[lead.source, lead.campaign, lead.ad_set, lead.agent_id])
     overall = FunnelRow()
     groups: dict[str, dict] = {name: defaultdict(FunnelRow) for name in ("source", "campaign", "ad_set", "agent")}
-    for lead in leads(f):
-        lead.count_into(overall)
-        for name, key in (("source", lead.source), ("campaign", lead.campaign), ("ad_set", lead.ad_set),
-                          ("agent", lead.agent_id)):  # fmt: skip
-            lead.count_into(groups[name][key])
+    for (source, campaign, ad_set, agent), row in combos.items():
+        for target in (overall, groups["source"][source], groups["campaign"][campaign], groups["ad_set"][ad_set],
+                       groups["agent"][agent]):  # fmt: skip
+            _add(target, row)
     names = dict(User.select(User.id, User.name).tuples()) if groups["agent"] else {}
 
     def listed(name: str, label) -> list[FunnelGroup]:
@@ -266,6 +270,14 @@ def report(f: Filters) -> FunnelReport:
         reactivation=reactivation(f),
         followups=followup_rate(f),
     )
+
+
+_COUNTERS = tuple(f.name for f in fields(FunnelRow))
+
+
+def _add(target: FunnelRow, row: FunnelRow) -> None:
+    for name in _COUNTERS:
+        setattr(target, name, getattr(target, name) + getattr(row, name))
 
 
 NOT_A_TOUCH = ("stopped", "moved", "error")  # step outcomes that never reached anyone
@@ -320,6 +332,6 @@ def followup_rate(f: Filters) -> Ratio:
         counted &= ~_outcome(name)
     query = FollowUp.select(fn.COUNT(FollowUp.id), fn.COUNT(FollowUp.done_at)).where(due & counted)
     if f.agent_id:
-        query = query.where(FollowUp.owner == f.agent_id)
+        query = query.where(unindexed(FollowUp.owner) == f.agent_id)
     whole, done = query.tuples().get()
     return Ratio(done or 0, whole or 0)

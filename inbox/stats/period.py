@@ -4,6 +4,7 @@ arguments so that every view has a permalink."""
 from __future__ import annotations
 
 import datetime as dt
+import sqlite3
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from zoneinfo import ZoneInfo
@@ -133,4 +134,58 @@ def epoch(column):
     """SQL for a naive-UTC timestamp column (or expression) as integer epoch seconds."""
     if is_postgres():
         return NodeList((SQL("CAST(EXTRACT(EPOCH FROM"), column, SQL(") AS BIGINT)")))
+    if sqlite3.sqlite_version_info >= (3, 38):
+        # The same whole seconds as strftime('%s'), in half the time (tens of thousands of rows).
+        return NodeList((SQL("unixepoch("), column, SQL(")")))
     return NodeList((SQL("CAST(strftime('%s',"), column, SQL(") AS INTEGER)")))
+
+
+def unindexed(column):
+    """``column`` as an expression no index serves (``column + 0``, the same integer), for
+    a filter that must not draw SQLite's planner away from a period's range index: with
+    no ANALYZE statistics it takes any equality for the more selective, and would read
+    every message of an agent's whole history to find those of the period."""
+    return column + 0
+
+
+def raw_rows(query) -> list[tuple]:
+    """The rows of ``query`` as the database returns them, without peewee's conversion
+    of every value (the statistics select numbers, strings and epoch seconds)."""
+    return list(query.model._meta.database.execute(query))
+
+
+INT, TEXT = "int", "text"
+
+
+def columns(query, kinds: tuple[str, ...]) -> list[list]:
+    """The rows of ``query`` as one list per selected column (``kinds``: INT or TEXT per
+    column, None allowed in both), in one and the same row order.
+
+    On SQLite each column comes back as a single string (group_concat over the query),
+    split and converted in C: building a Python tuple per row costs several times what
+    the query itself does when a period holds tens of thousands of rows. Text is sent
+    hex-encoded, so no value can collide with the separator."""
+    database = query.model._meta.database
+    if is_postgres():
+        rows = list(database.execute(query))
+        return [list(c) for c in zip(*rows, strict=True)] if rows else [[] for _ in kinds]
+    sql, params = query.sql()
+    names = [f"c{i}" for i in range(len(kinds))]
+    parts = [
+        f"group_concat(IFNULL({name}, ''), ',')" if kind == INT else
+        f"group_concat(CASE WHEN {name} IS NULL THEN '-' ELSE hex({name}) END, ',')"
+        for name, kind in zip(names, kinds, strict=True)
+    ]  # fmt: skip
+    wrapped = f"WITH q ({', '.join(names)}) AS ({sql}) SELECT COUNT(*), {', '.join(parts)} FROM q"
+    count, *texts = database.execute_sql(wrapped, params).fetchone()
+    if not count:
+        return [[] for _ in kinds]
+    out = []
+    for kind, text in zip(kinds, texts, strict=True):
+        values = text.split(",")
+        if kind == INT:
+            out.append(list(map(int, values)) if "" not in values else [int(v) if v else None for v in values])
+        else:
+            decoded = {v: None if v == "-" else bytes.fromhex(v).decode() for v in set(values)}
+            out.append(list(map(decoded.__getitem__, values)))
+    return out

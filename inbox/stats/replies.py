@@ -13,8 +13,10 @@ customer started waiting, in the team time zone; weeks start on Monday."""
 from __future__ import annotations
 
 import datetime as dt
+import operator
 from collections import defaultdict
 from dataclasses import dataclass, field
+from itertools import compress
 
 from peewee import JOIN
 
@@ -22,7 +24,7 @@ from .. import sla
 from ..db import write_transaction
 from ..models import Contact, Conversation, Message, User
 from .figures import Summary, rate
-from .period import Filters, LocalClock, epoch
+from .period import INT, TEXT, Filters, LocalClock, columns, epoch, unindexed
 
 
 @dataclass
@@ -59,36 +61,6 @@ class ResponseReport:
     weekly: list[Group]  # key: the Monday of the week
 
 
-class _Bucket:
-    __slots__ = ("first", "first_business", "all", "all_business", "met", "judged")
-
-    def __init__(self):
-        self.first: list[int] = []
-        self.first_business: list[int] = []
-        self.all: list[int] = []
-        self.all_business: list[int] = []
-        self.met = 0
-        self.judged = 0
-
-    def add(self, seconds: int, business: int | None, met: bool | None, first: bool) -> None:
-        self.all.append(seconds)
-        if business is not None:
-            self.all_business.append(business)
-        if first:
-            self.first.append(seconds)
-            if business is not None:
-                self.first_business.append(business)
-        if met is not None:
-            self.judged += 1
-            self.met += bool(met)
-
-    def stats(self) -> ResponseStats:
-        return ResponseStats(
-            Summary.of(self.first), Summary.of(self.first_business), Summary.of(self.all),
-            Summary.of(self.all_business), self.met, self.judged,
-        )  # fmt: skip
-
-
 def replies_query(f: Filters):
     """Human replies sent in the period that match the filters, as tuples (sent epoch,
     response s, business s, SLA met, first response, author id, channel, source, campaign)."""
@@ -111,7 +83,7 @@ def replies_query(f: Filters):
         )
     )
     if f.agent_id:
-        query = query.where(Message.author == f.agent_id)
+        query = query.where(unindexed(Message.author) == f.agent_id)
     if f.channel:
         query = query.where(Message.channel_kind == f.channel)
     if f.source:
@@ -123,36 +95,84 @@ def replies_query(f: Filters):
 
 def report(f: Filters) -> ResponseReport:
     clock = LocalClock(f.tz)
-    overall = _Bucket()
-    groups: dict[str, dict] = {name: defaultdict(_Bucket) for name in ("agent", "channel", "source", "campaign",
-                                                                       "weekday", "hour", "week")}  # fmt: skip
-    for sent, seconds, business, met, first, author, channel, source, campaign in replies_query(f):
-        first = bool(first)
-        met = None if met is None else bool(met)
-        overall.add(seconds, business, met, first)
-        weekday, hour, _ = clock.at(sent - seconds)
-        week = clock.at(sent)[2]
-        for name, key in (("agent", author), ("channel", channel), ("source", source or ""),
-                          ("campaign", campaign or ""), ("weekday", weekday), ("hour", hour), ("week", week)):  # fmt: skip
-            groups[name][key].add(seconds, business, met, first)
+    cols = columns(replies_query(f), (INT, INT, INT, INT, INT, INT, TEXT, TEXT, TEXT))
+    # In order of response time, so that every group's values come out sorted.
+    order = sorted(range(len(cols[1])), key=cols[1].__getitem__)
+    sent, seconds, business, met, first, author, channel, source, campaign = (
+        list(map(column.__getitem__, order)) for column in cols
+    )
+    waited = _local(clock, [s - w for s, w in zip(sent, seconds, strict=True)])
+    keys = {
+        "agent": author,
+        "channel": channel,
+        "source": [k or "" for k in source],
+        "campaign": [k or "" for k in campaign],
+        "weekday": [local[0] for local in waited],
+        "hour": [local[1] for local in waited],
+        "week": [local[2] for local in _local(clock, sent)],
+    }
+    first_flags = list(map(bool, first))
+    met_flags = list(map(bool, met))
+    judged = [m is not None for m in met]
+    with_business = [b is not None for b in business]
+    first_business = list(map(operator.and_, first_flags, with_business))
 
+    def stats(rows) -> ResponseStats:
+        """The figures of the replies at positions ``rows`` (ascending, so in order of
+        response time)."""
+        values = list(map(seconds.__getitem__, rows))
+        firsts = list(map(first_flags.__getitem__, rows))
+        times = list(map(business.__getitem__, rows))
+        return ResponseStats(
+            Summary.of(compress(values, firsts)),
+            Summary.of(compress(times, map(first_business.__getitem__, rows))),
+            Summary.of(values),
+            Summary.of(compress(times, map(with_business.__getitem__, rows))),
+            sum(map(met_flags.__getitem__, rows)),
+            sum(map(judged.__getitem__, rows)),
+        )
+
+    def grouped(group_keys: list) -> dict:
+        """ResponseStats per key of one grouping."""
+        return {k: stats(rows) for k, rows in _split(group_keys, range(len(group_keys))).items()}
+
+    groups = {name: grouped(group_keys) for name, group_keys in keys.items()}
     names = _agent_names([k for k in groups["agent"] if k])
 
+    def stats_of(name: str, key) -> ResponseStats:
+        return groups[name].get(key) or ResponseStats()
+
     def listed(name: str, label, order=None) -> list[Group]:
-        keys = sorted(groups[name], key=order or (lambda k: (k is None, k)))
-        return [Group(k, label(k), groups[name][k].stats()) for k in keys]
+        ordered = sorted(groups[name], key=order or (lambda k: (k is None, k)))
+        return [Group(k, label(k), groups[name][k]) for k in ordered]
 
     weeks = _weeks(f, clock)
+    overall = stats(range(len(seconds)))
     return ResponseReport(
-        overall=overall.stats(),
+        overall=overall,
         by_agent=sorted(listed("agent", lambda k: names.get(k, "")), key=lambda g: g.label.lower()),
         by_channel=listed("channel", lambda k: k or ""),
         by_source=listed("source", lambda k: k),
         by_campaign=listed("campaign", lambda k: k),
-        by_weekday=[Group(d, str(d), groups["weekday"][d].stats()) for d in range(7)],
-        by_hour=[Group(h, f"{h:02d}", groups["hour"][h].stats()) for h in range(24)],
-        weekly=[Group(w, w.isoformat(), groups["week"][w].stats()) for w in weeks],
+        by_weekday=[Group(d, str(d), stats_of("weekday", d)) for d in range(7)],
+        by_hour=[Group(h, f"{h:02d}", stats_of("hour", h)) for h in range(24)],
+        weekly=[Group(w, w.isoformat(), stats_of("week", w)) for w in weeks],
     )
+
+
+def _local(clock: LocalClock, moments: list[int]) -> list[tuple[int, int, dt.date]]:
+    """``clock.at`` of every epoch, computed once per quarter hour."""
+    quarters = [m // 900 for m in moments]
+    at = {q: clock.at(q * 900) for q in set(quarters)}
+    return [at[q] for q in quarters]
+
+
+def _split(keys, values) -> dict[object, list]:
+    """The values per key, in their order."""
+    out: dict[object, list] = defaultdict(list)
+    for key, value in zip(keys, values, strict=True):
+        out[key].append(value)
+    return out
 
 
 def _weeks(f: Filters, clock: LocalClock) -> list[dt.date]:
