@@ -14,7 +14,7 @@ from peewee import Case, fn
 
 from ..labels import lead_status_label, state_label
 from ..models import Contact, Conversation, Message, User
-from .period import Filters
+from .period import Filters, epoch, raw_rows
 from .tables import minutes
 
 CHUNK = 1000
@@ -43,11 +43,16 @@ CONVERSATION_COLUMNS = (
 )  # fmt: skip
 
 
-def _active_ids(f: Filters):
-    return (
-        Message.select(Message.conversation)
-        .where(Message.direction.in_(["in", "out"]) & (Message.sent_at >= f.start_utc) & (Message.sent_at < f.end_utc))
-        .distinct()
+def _active(f: Filters):
+    """The conversation has a customer message or a message of ours in the period: one
+    seek in the (conversation, direction, sent_at) index per conversation."""
+    return fn.EXISTS(
+        Message.select(Message.id).where(
+            (Message.conversation == Conversation.id)
+            & Message.direction.in_(["in", "out"])
+            & (Message.sent_at >= f.start_utc)
+            & (Message.sent_at < f.end_utc)
+        )
     )
 
 
@@ -57,6 +62,7 @@ def conversation_rows(f: Filters) -> Iterator[list]:
     team time zone."""
     yield [str(c) for c in CONVERSATION_COLUMNS]
     names = dict(User.select(User.id, User.name).tuples())
+    local = _LocalTime(f)
     last_id = 0
     while True:
         query = (
@@ -69,14 +75,14 @@ def conversation_rows(f: Filters) -> Iterator[list]:
                 Contact.campaign,
                 Conversation.assignee,
                 Conversation.state,
-                Conversation.opened_at,
-                Conversation.waiting_since,
-                Conversation.first_response_at,
-                Conversation.last_inbound_at,
-                Conversation.last_outbound_at,
+                epoch(Conversation.opened_at),
+                epoch(Conversation.waiting_since),
+                epoch(Conversation.first_response_at),
+                epoch(Conversation.last_inbound_at),
+                epoch(Conversation.last_outbound_at),
             )  # fmt: skip
             .join(Contact, on=Conversation.contact == Contact.id)
-            .where((Conversation.id > last_id) & Conversation.id.in_(_active_ids(f)))
+            .where((Conversation.id > last_id) & _active(f))
             .order_by(Conversation.id)
             .limit(CHUNK)
         )
@@ -88,16 +94,18 @@ def conversation_rows(f: Filters) -> Iterator[list]:
             query = query.where(Contact.campaign == f.campaign)
         if f.channel:
             query = query.where(Conversation.channels.contains(f.channel))
-        rows = list(query.tuples())
+        rows = raw_rows(query)
         if not rows:
             return
         figures = _figures(f, [r[0] for r in rows])
+        statuses = {code: str(lead_status_label(code)) for code in {r[3] for r in rows}}
+        states = {code: str(state_label(code)) for code in {r[7] for r in rows}}
         for row in rows:
             conv_id, name, company, status, source, campaign, assignee, state, *times = row
             inbound, replies, first, average, business, met = figures.get(conv_id, (0, 0, None, None, None, 0))
             yield [
-                conv_id, name, company, str(lead_status_label(status)), source, campaign, names.get(assignee, ""),
-                str(state_label(state)), *[_local(t, f) for t in times], inbound, replies, minutes(first),
+                conv_id, name, company, statuses[status], source, campaign, names.get(assignee, ""),
+                states[state], *[local(t) for t in times], inbound, replies, minutes(first),
                 minutes(average), minutes(business), met,
             ]  # fmt: skip
         last_id = rows[-1][0]
@@ -127,9 +135,23 @@ def _float(value) -> float | None:
     return None if value is None else float(value)
 
 
-def _local(value, f: Filters) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, str):
-        value = dt.datetime.fromisoformat(value)
-    return value.replace(tzinfo=dt.UTC).astimezone(f.tz).strftime("%Y-%m-%d %H:%M")
+class _LocalTime:
+    """Epoch seconds as "YYYY-MM-DD HH:MM" in the team time zone; the UTC offset is
+    looked up once per quarter hour (offsets change on quarter hours), not per value."""
+
+    def __init__(self, f: Filters):
+        self.tz = f.tz
+        self.offsets: dict[int, int] = {}
+
+    def __call__(self, epoch_seconds: int | None) -> str:
+        if epoch_seconds is None:
+            return ""
+        quarter = epoch_seconds // 900
+        offset = self.offsets.get(quarter)
+        if offset is None:
+            moment = dt.datetime.fromtimestamp(quarter * 900, self.tz)
+            offset = self.offsets[quarter] = int(moment.utcoffset().total_seconds())
+        return (EPOCH + dt.timedelta(seconds=epoch_seconds + offset)).strftime("%Y-%m-%d %H:%M")
+
+
+EPOCH = dt.datetime(1970, 1, 1)
