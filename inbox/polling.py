@@ -15,7 +15,7 @@ from . import outbound
 from .channels import ChannelError
 from .channels import email as email_adapter
 from .db import utcnow, write_transaction
-from .ingest import InboundMessage, ingest
+from .ingest import InboundMessage, batchable, ingest, ingest_many
 from .models import Channel, Message
 
 log = logging.getLogger(__name__)
@@ -82,21 +82,55 @@ def record_failure(channel: Channel, cursor: dict, reason: str) -> None:
 
 
 def store_batch(messages: list[InboundMessage], channel: Channel | None = None) -> int:
-    """Store fetched messages, STORE_CHUNK per transaction: one commit instead of one per
-    message. Should a chunk fail anyway (``store`` already keeps a message it cannot store
-    normally), it is rolled back and stored message by message, exactly as without
-    chunks, so nothing but the failing message is affected. Returns how many are new."""
+    """Store fetched messages, STORE_CHUNK per transaction, set-based (``store_chunk``).
+    Should a chunk fail anyway (``store`` already keeps a message it cannot store
+    normally), it is rolled back and stored message by message with ``store``, so nothing
+    but the failing message is affected. Returns how many are new."""
     stored = 0
     for start in range(0, len(messages), STORE_CHUNK):
         chunk = messages[start : start + STORE_CHUNK]
         try:
             with write_transaction():
-                created = sum(store(inbound, channel) for inbound in chunk)
+                created = store_chunk(chunk, channel)
         except Exception:
             log.warning("storing %s messages together failed; storing them one by one", len(chunk), exc_info=True)
             created = sum(store(inbound, channel) for inbound in chunk)
         stored += created
     return stored
+
+
+def store_chunk(chunk: list[InboundMessage], channel: Channel | None) -> int:
+    """What ``store`` does for each message, with a few statements for the whole chunk: our
+    own mail is recognised with one query, consecutive plain mails are stored together by
+    ``ingest_many``; bounces, unparsed mail and other kinds go through ``store`` one by one
+    in between, so that messages are still stored in arrival order."""
+    plain = [inbound for inbound in chunk if channel is not None and batchable(inbound, channel)]
+    own_ids = sorted({inbound.meta["message_id"] for inbound in plain if inbound.meta.get("message_id")})
+    own = set()
+    if own_ids:
+        # Direction is checked here, not in SQL: with it there, SQLite would rather scan the
+        # channel's messages than look the ids up in the (channel, provider id) index.
+        own = {
+            provider_id
+            for provider_id, direction in Message.select(Message.provider_id, Message.direction)
+            .where((Message.channel == channel.id) & Message.provider_id.in_(own_ids))
+            .tuples()
+            if direction == "out"
+        }
+    created = 0
+    run: list[InboundMessage] = []
+    for inbound in chunk:
+        if channel is not None and batchable(inbound, channel):
+            if inbound.meta.get("message_id") not in own:  # else our own reply came back: see store()
+                run.append(inbound)
+            continue
+        if run:
+            created += ingest_many(run, channel)
+            run = []
+        created += store(inbound, channel)
+    if run:
+        created += ingest_many(run, channel)
+    return created
 
 
 def store(inbound: InboundMessage, channel: Channel | None = None) -> bool:

@@ -33,6 +33,20 @@ def bigram_document(*parts: str) -> str:
     return " ".join(bigrams)
 
 
+def bigram_documents(texts: list[tuple[str, ...]]) -> list[str]:
+    """``bigram_document(*parts)`` for each parts tuple, in one pass: the bigrams of a word
+    are made once for the whole list, and mail of a batch repeats most of its words."""
+    words_bigrams: dict[str, str] = {}
+    docs = []
+    for parts in texts:
+        words = _WORD.findall(" ".join(p for p in parts if p).lower())
+        for w in words:
+            if w not in words_bigrams:
+                words_bigrams[w] = w if len(w) == 1 else " ".join(map(operator.add, w, w[1:]))
+        docs.append(" ".join([words_bigrams[w] for w in words]))
+    return docs
+
+
 def _query_words(query: str) -> list[str]:
     return _WORD.findall(query.lower())[:8]
 
@@ -101,9 +115,23 @@ def index_message(message) -> None:
         _upsert("message_search", message.id, doc)
 
 
-def index_contact(contact, identity_values: list[str] | None = None) -> None:
-    if identity_values is None:
-        identity_values = [i.value for i in contact.identities]
+def index_messages(rows: list[tuple[int, str, str]]) -> None:
+    """``index_message`` for many messages at once: (id, subject, text) rows of new messages."""
+    docs = bigram_documents([(subject, text) for _, subject, text in rows])
+    params = [(row[0], doc) for row, doc in zip(rows, docs, strict=True) if doc]
+    if not params:
+        return
+    if is_sqlite():
+        db.cursor().executemany("INSERT INTO message_search(rowid, doc) VALUES (?, ?)", params)
+    else:
+        db.cursor().executemany(
+            "INSERT INTO message_search (id, doc) VALUES (%s, to_tsvector('simple', %s)) "
+            "ON CONFLICT (id) DO UPDATE SET doc = EXCLUDED.doc",
+            params,
+        )
+
+
+def _contact_document(name: str, company: str, identity_values: list[str]) -> str:
     extra = []
     for value in identity_values:
         if value.startswith("+"):
@@ -111,8 +139,30 @@ def index_contact(contact, identity_values: list[str] | None = None) -> None:
             extra.append(value.lstrip("+"))
             if value.startswith("+82"):
                 extra.append("0" + value[3:])
-    doc = bigram_document(contact.name, contact.company, *identity_values, *extra)
-    _upsert("contact_search", contact.id, doc)
+    return bigram_document(name, company, *identity_values, *extra)
+
+
+def index_contact(contact, identity_values: list[str] | None = None) -> None:
+    if identity_values is None:
+        identity_values = [i.value for i in contact.identities]
+    _upsert("contact_search", contact.id, _contact_document(contact.name, contact.company, identity_values))
+
+
+def index_contacts(rows: list[tuple[int, str, str, list[str]]]) -> None:
+    """``index_contact`` for many contacts at once: (id, name, company, identity values) rows."""
+    params = [(row_id, _contact_document(name, company, values)) for row_id, name, company, values in rows]
+    if not params:
+        return
+    if is_sqlite():
+        cursor = db.cursor()
+        cursor.executemany("DELETE FROM contact_search WHERE rowid = ?", [(row_id,) for row_id, _ in params])
+        cursor.executemany("INSERT INTO contact_search(rowid, doc) VALUES (?, ?)", params)
+    else:
+        db.cursor().executemany(
+            "INSERT INTO contact_search (id, doc) VALUES (%s, to_tsvector('simple', %s)) "
+            "ON CONFLICT (id) DO UPDATE SET doc = EXCLUDED.doc",
+            params,
+        )
 
 
 def remove_contact(contact_id: int) -> None:
