@@ -445,50 +445,5 @@ def _ingest_many(inbounds: list[InboundMessage], channel: Channel) -> int:
     ]).many(attachments)  # fmt: skip
     search.index_messages(documents)
     # consent.after_inbound() concerns SMS and WhatsApp only: nothing to do for email.
-    _on_customer_messages(first_customer_message)
+    automation.on_customer_messages(first_customer_message)
     return len(batch)
-
-
-def _on_customer_messages(first_message: dict[int, int]) -> None:
-    """``automation.on_customer_message`` for a batch, given each conversation's first
-    customer message (the later ones change nothing more): the cadence and re-engagement
-    follow-ups stop (cadence.on_customer_reply, leads.on_customer_reply), and a dormant
-    lead wakes (leads.reactivate), with the message that woke it."""
-    from . import cadence, leads
-    from .models import FollowUp
-
-    if not first_message:
-        return
-    conversation_ids = sorted(first_message)
-    # reminders.cancel_pending() for each conversation. The follow-ups are looked up by
-    # conversation first: asked for "not fired, not cancelled" of 50 conversations at once,
-    # SQLite would read every pending follow-up through the sweep's index instead.
-    kinds = {*cadence.KINDS, "reengage"}
-    pending = [
-        followup_id
-        for followup_id, kind, fired_at, cancelled_at in FollowUp.select(
-            FollowUp.id, FollowUp.kind, FollowUp.fired_at, FollowUp.cancelled_at
-        )
-        .where(FollowUp.conversation.in_(conversation_ids))
-        .tuples()
-        if kind in kinds and fired_at is None and cancelled_at is None
-    ]
-    now = utcnow()
-    for followup_id in pending:  # one by one, each by its id (few, and usually none)
-        FollowUp.update(cancelled_at=now).where(
-            (FollowUp.id == followup_id) & FollowUp.fired_at.is_null() & FollowUp.cancelled_at.is_null()
-        ).execute()
-    dormant = (
-        Contact.select(Contact.id, Contact.name, Contact.company, Contact.owner, Contact.lead_status,
-                       Contact.dormant_since, Conversation.id.alias("conversation_id"))
-        .join(Conversation, on=(Conversation.contact == Contact.id))
-        .where(Conversation.id.in_(conversation_ids)
-               & ((Contact.lead_status == "dormant") | Contact.dormant_since.is_null(False)))
-        .order_by(Conversation.id)
-        .objects()  # every column on the Contact, conversation_id too
-    )  # fmt: skip
-    for contact in dormant:
-        conversation_id = contact.conversation_id
-        leads.reactivate(
-            contact, Conversation.get_by_id(conversation_id), Message.get_by_id(first_message[conversation_id])
-        )
