@@ -7,7 +7,7 @@ import datetime as dt
 
 import pytest
 
-from inbox import conversations, ingest, polling, reminders, search
+from inbox import automation, conversations, ingest, polling, reminders, search
 from inbox.db import db, utcnow
 from inbox.ingest import InboundAttachment, InboundMessage, ingest_many
 from inbox.models import (
@@ -283,7 +283,7 @@ def test_a_chunk_that_fails_half_way_is_rolled_back_and_stored_one_by_one(monkey
 
     channel, _ = prepare()
 
-    real_hook = ingest._on_customer_messages
+    real_hook = automation.on_customer_messages
     hooks = []
 
     def fail_the_second_time(first_message):
@@ -292,7 +292,7 @@ def test_a_chunk_that_fails_half_way_is_rolled_back_and_stored_one_by_one(monkey
             raise RuntimeError("the database went away after the messages were written")
         real_hook(first_message)
 
-    monkeypatch.setattr(ingest, "_on_customer_messages", fail_the_second_time)
+    monkeypatch.setattr(automation, "on_customer_messages", fail_the_second_time)
     calls = []
     real_store = polling.store
     monkeypatch.setattr(
