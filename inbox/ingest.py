@@ -139,6 +139,14 @@ def _ingest(inbound: InboundMessage, channel: Channel | None = None) -> IngestRe
     return IngestResult(message, True)
 
 
+def first_seen(inbound: InboundMessage) -> dt.datetime:
+    """When a contact made from ``inbound`` was first heard from: its time, unless that
+    lies ahead (a sender's clock), so that importing old mail dates its contacts (and the
+    dashboard's leads) by the mail, not by the import."""
+    now = utcnow()
+    return min(inbound.received_at, now) if inbound.received_at else now
+
+
 def _find_or_create_contact(inbound: InboundMessage) -> tuple[Contact, str]:
     if inbound.kind == "email":
         kind = "email"
@@ -157,7 +165,7 @@ def _find_or_create_contact(inbound: InboundMessage) -> tuple[Contact, str]:
             contact.save()
             search.index_contact(contact)
         return contact, value
-    contact = Contact.create(name=(inbound.name or "")[:255])
+    contact = Contact.create(name=(inbound.name or "")[:255], created_at=first_seen(inbound))
     Identity.create(contact=contact, kind=kind, value=value)
     search.index_contact(contact, [value])
     return contact, value
@@ -343,6 +351,7 @@ def _ingest_many(inbounds: list[InboundMessage], channel: Channel) -> int:
         .tuples()
     }
     new_contacts: dict[str, str] = {}  # identity value -> name, in order of first mail
+    seen: dict[str, dt.datetime] = {}  # identity value -> its earliest mail (new contacts)
     renamed: dict[int, str] = {}
     for inbound, value in zip(batch, values, strict=True):
         name = inbound.name[:255]
@@ -350,19 +359,21 @@ def _ingest_many(inbounds: list[InboundMessage], channel: Channel) -> int:
             contact_id, current = known[value]
             if name and not current and contact_id not in renamed:
                 renamed[contact_id] = name
-        elif not new_contacts.get(value):
-            new_contacts[value] = name
+        else:
+            seen[value] = min(seen.get(value, now), first_seen(inbound))
+            if not new_contacts.get(value):
+                new_contacts[value] = name
     for contact_id, name in renamed.items():
         contact = Contact.get_by_id(contact_id)
         contact.name = name
         contact.save()
         search.index_contact(contact)
     if new_contacts:
-        insert_contact = _Insert(Contact, [Contact.name])
+        insert_contact = _Insert(Contact, [Contact.name, Contact.created_at])
         insert_identity = _Insert(Identity, [Identity.contact, Identity.kind, Identity.value])
         created = []
         for value, name in new_contacts.items():
-            contact_id = insert_contact.one((name,))
+            contact_id = insert_contact.one((name, seen[value]))
             known[value] = [contact_id, name]
             created.append((contact_id, name, "", [value]))
         insert_identity.many((known[value][0], "email", value) for value in new_contacts)

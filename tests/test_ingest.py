@@ -4,7 +4,7 @@ import datetime as dt
 
 from inbox import outbound
 from inbox.db import utcnow
-from inbox.ingest import ingest
+from inbox.ingest import ingest, ingest_many
 from inbox.models import Contact, Conversation, Identity, Message
 
 from .factories import inbound, receive
@@ -100,3 +100,17 @@ def test_customer_html_is_sanitised_before_storage(email_channel):
     )
     assert "script" not in msg.html and "onclick" not in msg.html and "javascript" not in msg.html
     assert msg.text.startswith("Hi")
+
+
+def test_a_contact_made_from_old_mail_is_dated_by_the_mail(email_channel):
+    """Importing years of mail must not make every sender a lead of the import day."""
+    days = 24 * 60
+    message = ingest(inbound(email_channel, address="old@example.com", minutes_ago=400 * days)).message
+    assert Contact.get_by_id(message.conversation.contact_id).created_at == message.sent_at
+    message = ingest(inbound(email_channel, address="ahead@example.com", minutes_ago=-2 * days)).message
+    assert Contact.get_by_id(message.conversation.contact_id).created_at <= utcnow() < message.sent_at
+    later = inbound(email_channel, address="batch@example.com", minutes_ago=397 * days)
+    earlier = inbound(email_channel, address="batch@example.com", minutes_ago=399 * days)
+    ingest_many([later, earlier], email_channel)
+    contact = Identity.get((Identity.kind == "email") & (Identity.value == "batch@example.com")).contact
+    assert contact.created_at == earlier.received_at
