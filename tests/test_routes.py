@@ -289,6 +289,7 @@ def test_get_matrix(app, world, agent, manager, admin, role):
                 ok = ok and "Your role does not allow this." in body(response)
         if not ok:
             problems.append(f"{endpoint} {path}: expected {want}, got {response.status_code}")
+        response.close()  # a streamed export ends here, in its own request
     assert not problems, "\n".join(problems)
 
 

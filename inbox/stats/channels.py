@@ -67,10 +67,7 @@ def _filtered(query, f: Filters, author=True):
         query = query.join(Conversation, on=Message.conversation == Conversation.id).join(
             Contact, on=Conversation.contact == Contact.id
         )
-        if f.source:
-            query = query.where(Contact.source == f.source)
-        if f.campaign:
-            query = query.where(Contact.campaign == f.campaign)
+        query = f.on_contact(query)
     if f.agent_id and author:
         query = query.where(unindexed(Message.author) == f.agent_id)
     return query

@@ -88,10 +88,7 @@ def conversation_rows(f: Filters) -> Iterator[list]:
         )
         if f.agent_id:
             query = query.where(Conversation.assignee == f.agent_id)
-        if f.source:
-            query = query.where(Contact.source == f.source)
-        if f.campaign:
-            query = query.where(Contact.campaign == f.campaign)
+        query = f.on_contact(query)
         if f.channel:
             query = query.where(Conversation.channels.contains(f.channel))
         rows = raw_rows(query)

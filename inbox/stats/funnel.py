@@ -161,10 +161,7 @@ def _cohort(f: Filters):
     )
     if f.agent_id:
         query = query.where(agent == f.agent_id)
-    if f.source:
-        query = query.where(Contact.source == f.source)
-    if f.campaign:
-        query = query.where(Contact.campaign == f.campaign)
+    query = f.on_contact(query)
     if f.channel:
         query = query.where(Conversation.channels.contains(f.channel))
     return query

@@ -13,7 +13,7 @@ from peewee import SQL, NodeList
 
 from .. import team
 from ..db import is_postgres, utcnow
-from ..models import CHANNEL_KINDS
+from ..models import CHANNEL_KINDS, Contact
 
 PRESETS = (7, 30, 90, 365)
 DEFAULT_DAYS = 30
@@ -96,6 +96,15 @@ class Filters:
     def end_utc(self) -> dt.datetime:
         """Exclusive: local midnight after ``end``."""
         return self.utc(self.end + dt.timedelta(days=1))
+
+    def on_contact(self, query):
+        """``query`` (which joins the contact table) narrowed to the source and campaign
+        filters."""
+        if self.source:
+            query = query.where(Contact.source == self.source)
+        if self.campaign:
+            query = query.where(Contact.campaign == self.campaign)
+        return query
 
     def halves(self) -> tuple[Filters, Filters] | None:
         """(before, after) the split date, or None without one."""

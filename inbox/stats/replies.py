@@ -86,10 +86,7 @@ def replies_query(f: Filters):
         query = query.where(unindexed(Message.author) == f.agent_id)
     if f.channel:
         query = query.where(Message.channel_kind == f.channel)
-    if f.source:
-        query = query.where(Contact.source == f.source)
-    if f.campaign:
-        query = query.where(Contact.campaign == f.campaign)
+    query = f.on_contact(query)
     return query.tuples()
 
 
