@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import email
 import email.header
+import email.policy
 import functools
 import re
 from unittest import mock
@@ -13,6 +14,7 @@ from unittest import mock
 import pytest
 
 from inbox.channels import email as email_channel
+from inbox.channels import email_parse
 from inbox.channels.email import to_inbound
 from inbox.channels.email_parse import MAX_ATTACHMENT_BYTES, decode_bytes, parse, provider_id, split_quoted
 from inbox.sanitize import clean_html, html_to_text
@@ -290,3 +292,23 @@ def test_split_quoted_leaves_a_plain_message_alone():
     text = "Hello,\nOn Monday we wrote the spec together.\n2026년 11월 22일에 만나요."
     assert split_quoted(text) == (text, "")
     assert split_quoted("> only a quote") == ("> only a quote", "")
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if c.name != "large_attachment"], ids=lambda c: c.name)
+def test_mime_headers_read_as_with_the_stock_policy(case: Case):
+    """The parser reads each distinct MIME header value once and keeps it: every part's type,
+    parameters and disposition are still what email.policy.default gives, and parsing the
+    same mail again (with those headers already read) gives the same result."""
+    raw = case.raw()
+    ours = email.message_from_bytes(raw, policy=email_parse._POLICY)
+    stock = email.message_from_bytes(raw, policy=email.policy.default)
+
+    def seen(msg):
+        return [
+            (p.get_content_type(), p.get_params(), p.get_content_disposition(), p.get_content_charset(),
+             p.get_filename(), str(p.get("Content-Transfer-Encoding")), p.is_multipart())
+            for p in msg.walk()
+        ]  # fmt: skip
+
+    assert seen(ours) == seen(stock)
+    assert parse(raw) == parse(raw) == parsed(case.name)

@@ -10,8 +10,10 @@ import datetime as dt
 import email
 import email.errors
 import email.header
+import email.headerregistry
 import email.policy
 import email.utils
+import functools
 import hashlib
 import re
 from dataclasses import dataclass, field
@@ -23,6 +25,46 @@ MAX_ATTACHMENT_BYTES = 25 * 1024 * 1024
 # decodes what Windows mailers labelled EUC-KR.
 _KOREAN = {"euc-kr", "euc_kr", "ks_c_5601-1987", "ks_c_5601", "ksc5601", "cp949", "uhc", "x-windows-949", "korean"}
 _WESTERN = {"us-ascii", "ascii", "iso-8859-1", "latin-1", "latin1", "windows-1252", "cp1252"}
+
+
+class _HeaderRegistry(email.headerregistry.HeaderRegistry):
+    """The standard registry, except that the header class for a kind of header is made
+    once: the stock one builds a new class every time a header is read."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._classes: dict[type, type] = {}
+
+    def __getitem__(self, name: str) -> type:
+        cls = self.registry.get(name.lower(), self.default_class)
+        made = self._classes.get(cls)
+        if made is None:
+            made = self._classes[cls] = type("_" + cls.__name__, (cls, self.base_class), {})
+        return made
+
+
+# Read again and again while parsing (by the stdlib parser too), short and much the same
+# from one mail to the next. A parsed header is ~10 KB: a few dozen kept are enough, as a
+# part's headers are read again within the same parse and the common values every mail.
+_MIME_HEADERS = frozenset({"content-type", "content-disposition", "content-transfer-encoding"})
+
+
+class _Policy(email.policy.EmailPolicy):
+    """email.policy.default, except that recently seen MIME header values are not parsed
+    again: header objects are immutable, so the same value always gives an equal object."""
+
+    def header_fetch_parse(self, name: str, value: str) -> str:
+        if len(value) <= 1000 and not hasattr(value, "name") and name.lower() in _MIME_HEADERS:
+            return _fetch_mime_header(self, name, value)
+        return super().header_fetch_parse(name, value)
+
+
+@functools.lru_cache(maxsize=64)
+def _fetch_mime_header(policy: _Policy, name: str, value: str) -> str:
+    return email.policy.EmailPolicy.header_fetch_parse(policy, name, value)
+
+
+_POLICY = _Policy(header_factory=_HeaderRegistry())
 
 
 @dataclass
@@ -100,7 +142,7 @@ def decode_bytes(data: bytes, declared: str | None) -> str:
         except UnicodeDecodeError:
             pass
         else:
-            if any(ord(ch) >= 0x800 for ch in text):
+            if _PAST_07FF.search(text):
                 return text
         candidates += ["cp949", "utf-8"]
     elif declared in _WESTERN:
@@ -118,12 +160,25 @@ def decode_bytes(data: bytes, declared: str | None) -> str:
     return data.decode("utf-8", errors="replace")
 
 
+_PAST_07FF = re.compile("[^\x00-\u07ff]")
+_8BIT = re.compile("[\udc80-\udcff]")  # undecodable bytes, surrogate-escaped by the parser
+
+
 def _has_8bit(text: str) -> bool:
-    return any("\udc80" <= ch <= "\udcff" for ch in text)
+    return _8BIT.search(text) is not None
 
 
-def _raw_values(msg: Message, name: str) -> list[str]:
-    return [v for k, v in msg.raw_items() if k.lower() == name.lower()]
+class _Headers:
+    """A mail's top-level header lines by lower-cased name, gathered in one pass."""
+
+    def __init__(self, msg: Message) -> None:
+        self.msg = msg
+        self.lines: dict[str, list[tuple[str, str]]] = {}
+        for key, value in msg.raw_items():
+            self.lines.setdefault(key.lower(), []).append((key, value))
+
+    def raw_values(self, name: str) -> list[str]:
+        return [value for _, value in self.lines.get(name.lower(), ())]
 
 
 def _undo_8bit(raw: str) -> str:
@@ -154,24 +209,28 @@ def _repair(raw: str) -> str:
     return _decode_words(_undo_8bit(raw))
 
 
-def _header_values(msg: Message, name: str) -> list[str]:
-    raws = _raw_values(msg, name)
+def _header_values(heads: _Headers, name: str) -> list[str]:
+    lines = heads.lines.get(name.lower())
+    if not lines:
+        return []
+    raws = [value for _, value in lines]
     if any(_has_8bit(r) or "=?" in r for r in raws):
         return [_repair(r) for r in raws]
-    try:
-        return [str(v) for v in msg.get_all(name, [])]
+    try:  # what msg.get_all() gives, without looking the name up again
+        fetch = heads.msg.policy.header_fetch_parse
+        return [str(fetch(key, value)) for key, value in lines]
     except Exception:  # a malformed header must not stop the parse: decode it ourselves
         return [_repair(r) for r in raws]
 
 
-def _header(msg: Message, name: str) -> str:
-    values = _header_values(msg, name)
+def _header(heads: _Headers, name: str) -> str:
+    values = _header_values(heads, name)
     return re.sub(r"\s+", " ", values[0]).strip() if values else ""
 
 
-def _addresses(msg: Message, name: str) -> list[tuple[str, str]]:
+def _addresses(heads: _Headers, name: str) -> list[tuple[str, str]]:
     # Split the raw text first and decode display names after: a decoded name may hold a comma.
-    pairs = email.utils.getaddresses([_undo_8bit(r) for r in _raw_values(msg, name)])
+    pairs = email.utils.getaddresses([_undo_8bit(r) for r in heads.raw_values(name)])
     return [(re.sub(r"\s+", " ", _decode_words(n)).strip(), a.strip().lower()) for n, a in pairs if a and "@" in a]
 
 
@@ -179,8 +238,8 @@ def _msg_ids(value: str) -> list[str]:
     return re.findall(r"<[^<>\s]+>", value or "")
 
 
-def _date(msg: Message) -> dt.datetime | None:
-    raw = _header(msg, "Date")
+def _date(heads: _Headers) -> dt.datetime | None:
+    raw = _header(heads, "Date")
     if not raw:
         return None
     try:
@@ -211,6 +270,35 @@ def _part_text(part: Message) -> str:
     return decode_bytes(_part_bytes(part), part.get_content_charset()).replace("\r\n", "\n")
 
 
+class _Parts:
+    """What one parse reads from each MIME part (content type, file name, text), each
+    worked out once however often it is asked for. Parts are known by identity: they all
+    live as long as the message being parsed."""
+
+    def __init__(self) -> None:
+        self._ctypes: dict[int, str] = {}
+        self._names: dict[int, str | None] = {}
+        self._texts: dict[int, str] = {}
+
+    def ctype(self, part: Message) -> str:
+        ctype = self._ctypes.get(id(part))
+        if ctype is None:
+            ctype = self._ctypes[id(part)] = part.get_content_type()
+        return ctype
+
+    def filename(self, part: Message) -> str | None:
+        key = id(part)
+        if key not in self._names:
+            self._names[key] = _filename(part)
+        return self._names[key]
+
+    def text(self, part: Message) -> str:
+        text = self._texts.get(id(part))
+        if text is None:
+            text = self._texts[id(part)] = _part_text(part)
+        return text
+
+
 def _filename(part: Message) -> str | None:
     # Parameters are read from the raw header text (compat32) and decoded here: RFC 2231
     # and encoded-words with CP949 or mislabelled charsets, and raw 8-bit EUC-KR names.
@@ -233,31 +321,31 @@ def _filename(part: Message) -> str | None:
     return None
 
 
-def _is_auto_reply(msg: Message, subject: str) -> bool:
-    auto = _header(msg, "Auto-Submitted").lower()
+def _is_auto_reply(heads: _Headers, subject: str) -> bool:
+    auto = _header(heads, "Auto-Submitted").lower()
     if auto and auto != "no":
         return True
-    if _header(msg, "X-Autoreply") or _header(msg, "X-Autorespond") or _header(msg, "X-Auto-Response-Suppress"):
+    if _header(heads, "X-Autoreply") or _header(heads, "X-Autorespond") or _header(heads, "X-Auto-Response-Suppress"):
         return True
-    if _header(msg, "Precedence").lower() in ("bulk", "junk", "list", "auto_reply"):
+    if _header(heads, "Precedence").lower() in ("bulk", "junk", "list", "auto_reply"):
         return True
-    if _header(msg, "List-Id") or _header(msg, "List-Unsubscribe"):
+    if _header(heads, "List-Id") or _header(heads, "List-Unsubscribe"):
         return True
     lowered = subject.lower()
     return lowered.startswith(("out of office", "automatic reply", "auto:", "autoreply", "자동 회신", "부재중"))
 
 
-def _bounce(msg: Message, from_address: str) -> Bounce | None:
-    is_report = msg.get_content_type() == "multipart/report"
+def _bounce(msg: Message, from_address: str, parts: _Parts) -> Bounce | None:
+    is_report = parts.ctype(msg) == "multipart/report"
     from_daemon = from_address.split("@")[0].lower() in ("mailer-daemon", "postmaster")
     if not (is_report or from_daemon):
         return None
     ids: list[str] = []
     reason = ""
     for part in msg.walk():
-        ctype = part.get_content_type()
+        ctype = parts.ctype(part)
         if ctype == "message/delivery-status":
-            text = _part_text(part) if not part.is_multipart() else ""
+            text = parts.text(part) if not part.is_multipart() else ""
             if part.is_multipart():  # header blocks; their values are unfolded
                 text = "\n".join(f"{k}: {v}" for p in part.get_payload() for k, v in p.items())
             match = re.search(r"Diagnostic-Code:\s*(?:smtp;)?\s*(.+)", text, re.I)
@@ -267,13 +355,13 @@ def _bounce(msg: Message, from_address: str) -> Bounce | None:
             if part.is_multipart():
                 ids += _msg_ids(str(part.get_payload()[0].get("Message-ID", "")))
             else:
-                found = re.search(r"(?im)^Message-ID:\s*(<[^>]+>)", _part_text(part))
+                found = re.search(r"(?im)^Message-ID:\s*(<[^>]+>)", parts.text(part))
                 ids += [found.group(1)] if found else []
     if not ids:
         # Some servers only quote the original headers in the text body.
         for part in msg.walk():
-            if part.get_content_type() == "text/plain":
-                found = re.search(r"(?im)^\s*Message-ID:\s*(<[^>]+>)", _part_text(part))
+            if parts.ctype(part) == "text/plain":
+                found = re.search(r"(?im)^\s*Message-ID:\s*(<[^>]+>)", parts.text(part))
                 if found:
                     ids.append(found.group(1))
                     break
@@ -285,31 +373,33 @@ def _bounce(msg: Message, from_address: str) -> Bounce | None:
 def parse(raw: bytes) -> ParsedMail:
     """Parse a mail. Raises nothing for malformed input: problems are listed instead."""
     problems: list[str] = []
-    msg: EmailMessage = email.message_from_bytes(raw, policy=email.policy.default)
+    msg: EmailMessage = email.message_from_bytes(raw, policy=_POLICY)
     if any(isinstance(d, email.errors.MissingHeaderBodySeparatorDefect) for d in msg.defects):
         repaired = _drop_stray_header_lines(raw)
         if repaired is not None:
             problems.append("header line without a colon")
-            msg = email.message_from_bytes(repaired, policy=email.policy.default)
+            msg = email.message_from_bytes(repaired, policy=_POLICY)
     for defect in getattr(msg, "defects", []):
         problems.append(type(defect).__name__)
 
-    froms = _addresses(msg, "From")
+    heads = _Headers(msg)
+    froms = _addresses(heads, "From")
     from_name, from_address = froms[0] if froms else ("", "")
     if not from_address:
-        sender = _addresses(msg, "Sender") or _addresses(msg, "Return-Path")
+        sender = _addresses(heads, "Sender") or _addresses(heads, "Return-Path")
         if sender:
             from_name, from_address = sender[0]
         else:
             problems.append("no From address")
-    reply_to = _addresses(msg, "Reply-To")
-    subject = _header(msg, "Subject")[:998]
-    message_ids = _msg_ids(_header(msg, "Message-ID"))
+    reply_to = _addresses(heads, "Reply-To")
+    subject = _header(heads, "Subject")[:998]
+    message_ids = _msg_ids(_header(heads, "Message-ID"))
 
     texts: list[str] = []
     htmls: list[str] = []
     attachments: list[ParsedAttachment] = []
-    _walk(msg, texts, htmls, attachments, problems)
+    parts = _Parts()
+    _walk(msg, parts, texts, htmls, attachments, problems)
 
     text = "\n\n".join(t.strip() for t in texts if t.strip())
     html = "\n".join(htmls) if htmls else None
@@ -318,17 +408,17 @@ def parse(raw: bytes) -> ParsedMail:
         from_name=from_name,
         from_address=from_address,
         reply_to=reply_to[0][1] if reply_to else None,
-        to=[a for _, a in _addresses(msg, "To")],
-        cc=[a for _, a in _addresses(msg, "Cc")],
+        to=[a for _, a in _addresses(heads, "To")],
+        cc=[a for _, a in _addresses(heads, "Cc")],
         subject=subject,
-        date=_date(msg),
+        date=_date(heads),
         text=text,
         html=html,
-        in_reply_to=(_msg_ids(_header(msg, "In-Reply-To")) or [None])[0],
-        references=_msg_ids(_header(msg, "References")),
+        in_reply_to=(_msg_ids(_header(heads, "In-Reply-To")) or [None])[0],
+        references=_msg_ids(_header(heads, "References")),
         attachments=attachments,
-        auto_reply=_is_auto_reply(msg, subject),
-        bounce=_bounce(msg, from_address),
+        auto_reply=_is_auto_reply(heads, subject),
+        bounce=_bounce(msg, from_address, parts),
         problems=problems,
         reply_to_name=reply_to[0][0] if reply_to else "",
     )
@@ -358,58 +448,61 @@ def _drop_stray_header_lines(raw: bytes) -> bytes | None:
     return b"\n".join(keep) + raw[end.start() :]
 
 
-def _walk(part: Message, texts: list, htmls: list, attachments: list, problems: list, depth: int = 0) -> None:
+def _walk(
+    part: Message, parts: _Parts, texts: list, htmls: list, attachments: list, problems: list, depth: int = 0
+) -> None:
     if depth > 30:
         problems.append("multipart nesting too deep")
         return
-    ctype = part.get_content_type()
+    ctype = parts.ctype(part)
     if ctype == "message/rfc822":
-        _forwarded(part, texts, attachments)
+        _forwarded(part, parts, texts, attachments)
         return
-    if part.get_content_maintype() == "multipart" and not part.is_multipart():
+    is_multipart = part.is_multipart()
+    if ctype.split("/")[0] == "multipart" and not is_multipart:
         # The boundary never appears: the body is all there is, show it as text.
         problems.append("broken multipart")
-        texts.append(_part_text(part))
+        texts.append(parts.text(part))
         return
-    if part.is_multipart():
+    if is_multipart:
         children = part.get_payload()
         if not isinstance(children, list):
             problems.append("broken multipart")
-            texts.append(_part_text(part))
+            texts.append(parts.text(part))
             return
         if ctype == "multipart/alternative":
             # Prefer the plain text for text and search; keep the HTML for display.
-            plain = [c for c in children if c.get_content_type() == "text/plain" and not _filename(c)]
-            rich = [c for c in children if c.get_content_type() == "text/html" and not _filename(c)]
+            plain = [c for c in children if parts.ctype(c) == "text/plain" and not parts.filename(c)]
+            rich = [c for c in children if parts.ctype(c) == "text/html" and not parts.filename(c)]
             others = [c for c in children if c not in plain and c not in rich]
             if plain:
-                texts.append(_part_text(plain[-1]))
+                texts.append(parts.text(plain[-1]))
             if rich:
-                htmls.append(_part_text(rich[-1]))
+                htmls.append(parts.text(rich[-1]))
             for child in others:
-                _walk(child, texts, htmls, attachments, problems, depth + 1)
+                _walk(child, parts, texts, htmls, attachments, problems, depth + 1)
             return
         if ctype == "multipart/report":
             for child in children[:1]:
-                _walk(child, texts, htmls, attachments, problems, depth + 1)
+                _walk(child, parts, texts, htmls, attachments, problems, depth + 1)
             return
         for child in children:
-            _walk(child, texts, htmls, attachments, problems, depth + 1)
+            _walk(child, parts, texts, htmls, attachments, problems, depth + 1)
         return
 
     disposition = (part.get_content_disposition() or "").lower()
-    filename = _filename(part)
+    filename = parts.filename(part)
     if ctype in ("text/plain", "text/html") and disposition != "attachment" and not filename:
-        (texts if ctype == "text/plain" else htmls).append(_part_text(part))
+        (texts if ctype == "text/plain" else htmls).append(parts.text(part))
         _check_damage(part, filename or ctype, problems)
         return
     data = _part_bytes(part)
-    attachments.append(_attachment(filename or _default_name(ctype), ctype, data, part))
+    attachments.append(_attachment(filename or _default_name(ctype), ctype, data, part, disposition))
     if _check_damage(part, filename or ctype, problems):
         attachments[-1].note = attachments[-1].note or "damaged: invalid base64, the file may be incomplete"
 
 
-def _forwarded(part: Message, texts: list, attachments: list) -> None:
+def _forwarded(part: Message, parts: _Parts, texts: list, attachments: list) -> None:
     """A forwarded mail: keep it whole as an .eml attachment and show its text."""
     inner = part.get_payload()
     if isinstance(inner, list) and inner:
@@ -419,7 +512,8 @@ def _forwarded(part: Message, texts: list, attachments: list) -> None:
             data = inner[0].as_bytes(policy=email.policy.compat32)
     else:
         data = _part_bytes(part)
-    attachments.append(_attachment(_filename(part) or "forwarded.eml", "message/rfc822", data, part))
+    disposition = (part.get_content_disposition() or "").lower()
+    attachments.append(_attachment(parts.filename(part) or "forwarded.eml", "message/rfc822", data, part, disposition))
     nested = parse(data)
     texts.append(f"---------- Forwarded message ----------\n{nested.subject}\n{nested.text}")
 
@@ -433,10 +527,10 @@ def _check_damage(part: Message, what: str, problems: list) -> bool:
     return bool(bad)
 
 
-def _attachment(filename: str, ctype: str, data: bytes, part: Message) -> ParsedAttachment:
+def _attachment(filename: str, ctype: str, data: bytes, part: Message, disposition: str) -> ParsedAttachment:
     content_id = part.get("Content-ID")
     content_id = content_id.strip().strip("<>") if content_id else None
-    inline = (part.get_content_disposition() or "") == "inline" or bool(content_id)
+    inline = disposition == "inline" or bool(content_id)
     if len(data) > MAX_ATTACHMENT_BYTES:
         return ParsedAttachment(
             filename, ctype, None, len(data), content_id, inline,
