@@ -31,7 +31,7 @@ from peewee import JOIN, OP, Case, Expression, Value, fn
 from ..db import utcnow
 from ..models import AuditEvent, Contact, Conversation, FollowUp, Message, User
 from .figures import rate
-from .period import Filters, epoch, raw_rows, unindexed
+from .period import INT, TEXT, Filters, columns, epoch, raw_rows, unindexed
 
 HOUR = 3600
 DAY = 24 * HOUR
@@ -190,13 +190,15 @@ def _message_facts(conversation_ids):
         & ~reply.auto_reply
         & (reply.sent_at > firsts.c.first_out)
     )
+    # Materialized: the customer's first reply is looked up once per conversation, not
+    # once per use below.
     replied = firsts.select_from(
         firsts.c.cid,
         firsts.c.first_any,
         firsts.c.first_human,
         firsts.c.first_out,
         first_reply.alias("first_reply"),
-    ).cte("replied", materialized=None)  # fmt: skip
+    ).cte("replied", materialized=True)  # fmt: skip
     touch = Message.alias("touch")
     touches = touch.select(fn.COUNT(touch.id)).where(
         (touch.conversation == replied.c.cid)
@@ -204,48 +206,116 @@ def _message_facts(conversation_ids):
         & (touch.status != "failed")
         & (touch.sent_at < replied.c.first_reply)
     )
-    query = replied.select_from(
+    facts = replied.select_from(
         replied.c.cid, epoch(replied.c.first_any), epoch(replied.c.first_human), epoch(replied.c.first_out),
         epoch(replied.c.first_reply), Case(None, [(replied.c.first_reply.is_null(False), touches)], 0),
     ).with_cte(firsts, replied)  # fmt: skip
-    return {row[0]: row[1:] for row in raw_rows(query)}
+    return {row[0]: row[1:] for row in raw_rows(facts)}
 
 
-def _reached_interested(contact_ids) -> set[int]:
-    # Any change that set it: an edit (contact_changed), or a dormant lead writing again
-    # and going back to interested (lead_reactivated).
-    query = AuditEvent.select(AuditEvent.object_id).where(
-        (AuditEvent.object_type == "contact")
-        & AuditEvent.object_id.in_(contact_ids)
-        & json_contains(AuditEvent.after, '"lead_status": "interested"')
+def _reached_interested(contact_id):
+    """Whether the contact ever reached interested: any change that set it, an edit
+    (contact_changed) or a dormant lead writing again and going back to interested
+    (lead_reactivated)."""
+    return fn.EXISTS(
+        AuditEvent.select(AuditEvent.id).where(
+            (AuditEvent.object_type == "contact")
+            & (AuditEvent.object_id == contact_id)
+            & json_contains(AuditEvent.after, '"lead_status": "interested"')
+        )
     )
-    return {row[0] for row in raw_rows(query)}
+
+
+def _lead_columns(f: Filters) -> list[list]:
+    """The leads of the period as columns: contact id, source, campaign, ad set, status,
+    agent, lead time, first human reply, first message of ours, the customer's first
+    reply after it, touches before it, and whether it reached interested."""
+    cohort = _cohort(f)
+    contact_id, source, campaign, ad_set, status, agent, created, conversation, interested = columns(
+        cohort.select(
+            Contact.id,
+            Contact.source,
+            Contact.campaign,
+            Contact.ad_set,
+            Contact.lead_status,
+            fn.COALESCE(Contact.owner, Conversation.assignee),
+            epoch(Contact.created_at),
+            Conversation.id,
+            _reached_interested(Contact.id),
+        ),
+        (INT, TEXT, TEXT, TEXT, TEXT, INT, INT, INT, INT),
+    )
+    if not contact_id:
+        return [[] for _ in range(12)]
+    facts = _message_facts(cohort.select(Conversation.id).where(Conversation.id.is_null(False)))
+    none = (None, None, None, None, 0)
+    first_any, first_human, first_out, first_reply, touches = (
+        zip(*[facts.get(c, none) for c in conversation], strict=True)
+    )  # fmt: skip
+    lead_at = [c if a is None or c <= a else a for c, a in zip(created, first_any, strict=True)]
+    return [contact_id, source, campaign, ad_set, status, agent, lead_at, first_human, first_out, first_reply,
+            [t or 0 for t in touches], interested]  # fmt: skip
 
 
 def leads(f: Filters) -> list[Lead]:
-    cohort = _cohort(f)
-    rows = raw_rows(cohort)
-    if not rows:
-        return []
-    facts = _message_facts(cohort.select(Conversation.id).where(Conversation.id.is_null(False)))
-    interested = _reached_interested(cohort.select(Contact.id))
-    out = []
-    for contact_id, source, campaign, ad_set, status, agent, created, conv_id in rows:
-        first_any, first_human, first_out, first_reply, touches = facts.get(conv_id, (None, None, None, None, 0))
-        lead_at = min(created, first_any) if first_any is not None else created
-        out.append(Lead(
-            contact_id, source or "", campaign or "", ad_set or "", status, agent, lead_at, first_human, first_out,
-            first_reply, touches or 0, contact_id in interested,
-        ))  # fmt: skip
-    return out
+    (contact_id, source, campaign, ad_set, status, agent, lead_at, first_human, first_out, first_reply, touches,
+     interested) = _lead_columns(f)  # fmt: skip
+    return [
+        Lead(*values)
+        for values in zip(
+            contact_id,
+            map(_text, source),
+            map(_text, campaign),
+            map(_text, ad_set),
+            status,
+            agent,
+            lead_at,
+            first_human,
+            first_out,
+            first_reply,
+            touches,
+            map(bool, interested),
+            strict=True,
+        )  # fmt: skip
+    ]
+
+
+def _text(value) -> str:
+    return value or ""
 
 
 def report(f: Filters) -> FunnelReport:
     # Each lead counts once, into the row of its combination of source, campaign, ad set
     # and agent; the groups are sums of those rows (in the order the leads come).
-    combos: dict[tuple, FunnelRow] = defaultdict(FunnelRow)
-    for lead in leads(f):
-        lead.count_into(combos[lead.source, lead.campaign, lead.ad_set, lead.agent_id])
+    (_, sources, campaigns, ad_sets, statuses, agents, lead_ats, first_humans, first_outs, first_replies,
+     all_touches, interested) = _lead_columns(f)  # fmt: skip
+    counts: dict[tuple, list[int]] = {}
+    for source, campaign, ad_set, status, agent, lead_at, first_human, first_out, first_reply, touches, was in zip(
+        sources, campaigns, ad_sets, statuses, agents, lead_ats, first_humans, first_outs, first_replies,
+        all_touches, interested, strict=True,
+    ):  # fmt: skip
+        key = (source or "", campaign or "", ad_set or "", agent)
+        row = counts.get(key)
+        if row is None:
+            row = counts[key] = [0] * len(_COUNTERS)
+        # In the order of FunnelRow's fields (see Lead.count_into).
+        row[0] += 1
+        if first_human is not None:
+            row[1] += 1
+            wait = first_human - lead_at
+            row[2] += wait <= HOUR
+            row[3] += wait <= DAY
+        if first_out is not None:
+            row[4] += 1
+            if first_reply is not None:
+                row[5] += 1
+                row[6] += first_reply - first_out <= 3 * DAY
+                row[11] += touches
+        row[7] += bool(was) or status in ("interested", "won")
+        row[8] += status == "won"
+        row[9] += status == "lost"
+        row[10] += status == "dormant"
+    combos = {key: FunnelRow(*values) for key, values in counts.items()}
     overall = FunnelRow()
     groups: dict[str, dict] = {name: defaultdict(FunnelRow) for name in ("source", "campaign", "ad_set", "agent")}
     for (source, campaign, ad_set, agent), row in combos.items():

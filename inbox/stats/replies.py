@@ -14,16 +14,16 @@ from __future__ import annotations
 
 import datetime as dt
 import operator
-from collections import defaultdict
+from collections import Counter
 from dataclasses import dataclass, field
-from itertools import compress
+from itertools import compress, repeat
 
 from peewee import JOIN
 
 from .. import sla
 from ..db import write_transaction
 from ..models import Contact, Conversation, Message, User
-from .figures import Summary, rate
+from .figures import Summary, grouped_summaries, rate
 from .period import INT, TEXT, Filters, LocalClock, columns, epoch, unindexed
 
 
@@ -92,84 +92,78 @@ def replies_query(f: Filters):
 
 def report(f: Filters) -> ResponseReport:
     clock = LocalClock(f.tz)
-    cols = columns(replies_query(f), (INT, INT, INT, INT, INT, INT, TEXT, TEXT, TEXT))
-    # In order of response time, so that every group's values come out sorted.
-    order = sorted(range(len(cols[1])), key=cols[1].__getitem__)
-    sent, seconds, business, met, first, author, channel, source, campaign = (
-        list(map(column.__getitem__, order)) for column in cols
+    sent, seconds, business, met, first, author, channel, source, campaign = columns(
+        replies_query(f), (INT, INT, INT, INT, INT, INT, TEXT, TEXT, TEXT)
     )
-    waited = _local(clock, [s - w for s, w in zip(sent, seconds, strict=True)])
-    keys = {
-        "agent": author,
-        "channel": channel,
-        "source": [k or "" for k in source],
-        "campaign": [k or "" for k in campaign],
-        "weekday": [local[0] for local in waited],
-        "hour": [local[1] for local in waited],
-        "week": [local[2] for local in _local(clock, sent)],
-    }
-    first_flags = list(map(bool, first))
-    met_flags = list(map(bool, met))
-    judged = [m is not None for m in met]
-    with_business = [b is not None for b in business]
-    first_business = list(map(operator.and_, first_flags, with_business))
+    # The replies in order of response time, and those with a business time in order of
+    # it: every group takes its values in these orders, so they come out sorted.
+    by_seconds = sorted(range(len(seconds)), key=seconds.__getitem__)
+    by_business = sorted(compress(range(len(business)), map(operator.is_not, business, repeat(None))),
+                         key=business.__getitem__)  # fmt: skip
+    orders = []
+    for order, values in ((by_seconds, seconds), (by_business, business)):
+        ordered = list(map(values.__getitem__, order))
+        firsts = list(map(first.__getitem__, order))
+        orders.append((order, ordered, firsts, list(compress(ordered, firsts))))
 
-    def stats(rows) -> ResponseStats:
-        """The figures of the replies at positions ``rows`` (ascending, so in order of
-        response time)."""
-        values = list(map(seconds.__getitem__, rows))
-        firsts = list(map(first_flags.__getitem__, rows))
-        times = list(map(business.__getitem__, rows))
-        return ResponseStats(
-            Summary.of(compress(values, firsts)),
-            Summary.of(compress(times, map(first_business.__getitem__, rows))),
-            Summary.of(values),
-            Summary.of(compress(times, map(with_business.__getitem__, rows))),
-            sum(map(met_flags.__getitem__, rows)),
-            sum(map(judged.__getitem__, rows)),
-        )
+    def grouped(keys: list, group_of) -> dict:
+        """ResponseStats per group, ``keys`` giving each reply's key and ``group_of`` the
+        group of a key."""
+        groups: dict = {}
+        index = {k: groups.setdefault(group_of(k), len(groups)) for k in dict.fromkeys(keys)}
+        count = len(groups)
+        of_row = list(map(index.__getitem__, keys))
+        summaries = []
+        for order, values, firsts, first_values in orders:
+            in_order = list(map(of_row.__getitem__, order))
+            summaries.append(grouped_summaries(list(compress(in_order, firsts)), first_values, count))
+            summaries.append(grouped_summaries(in_order, values, count))
+        counts = []
+        for selected in (met, judged):
+            found = Counter(compress(of_row, selected))
+            counts.append([found[i] for i in range(count)])
+        first_all, all_, first_business, all_business = summaries
+        stats = map(ResponseStats, first_all, first_business, all_, all_business, *counts)
+        return dict(zip(groups, stats, strict=True))
 
-    def grouped(group_keys: list) -> dict:
-        """ResponseStats per key of one grouping."""
-        return {k: stats(rows) for k, rows in _split(group_keys, range(len(group_keys))).items()}
+    judged = list(map(operator.is_not, met, repeat(None)))
+    waited = clock.quarters(list(map(operator.sub, sent, seconds)))
+    agents = grouped(author, _same)
+    names = _agent_names([k for k in agents if k])
+    weekdays = grouped(waited, lambda q: clock.at(q * 900)[0])
+    hours = grouped(waited, lambda q: clock.at(q * 900)[1])
+    weeks = grouped(clock.quarters(sent), lambda q: clock.at(q * 900)[2])
+    (_, all_values, _, first_values), (_, business_values, _, first_business) = orders
+    overall = ResponseStats(
+        Summary.presorted(first_values),
+        Summary.presorted(first_business),
+        Summary.presorted(all_values),
+        Summary.presorted(business_values),
+        sum(map(bool, met)),
+        len(met) - met.count(None),
+    )
 
-    groups = {name: grouped(group_keys) for name, group_keys in keys.items()}
-    names = _agent_names([k for k in groups["agent"] if k])
+    def listed(groups: dict, label) -> list[Group]:
+        return [Group(k, label(k), groups[k]) for k in sorted(groups, key=lambda k: (k is None, k))]
 
-    def stats_of(name: str, key) -> ResponseStats:
-        return groups[name].get(key) or ResponseStats()
-
-    def listed(name: str, label, order=None) -> list[Group]:
-        ordered = sorted(groups[name], key=order or (lambda k: (k is None, k)))
-        return [Group(k, label(k), groups[name][k]) for k in ordered]
-
-    weeks = _weeks(f, clock)
-    overall = stats(range(len(seconds)))
     return ResponseReport(
         overall=overall,
-        by_agent=sorted(listed("agent", lambda k: names.get(k, "")), key=lambda g: g.label.lower()),
-        by_channel=listed("channel", lambda k: k or ""),
-        by_source=listed("source", lambda k: k),
-        by_campaign=listed("campaign", lambda k: k),
-        by_weekday=[Group(d, str(d), stats_of("weekday", d)) for d in range(7)],
-        by_hour=[Group(h, f"{h:02d}", stats_of("hour", h)) for h in range(24)],
-        weekly=[Group(w, w.isoformat(), stats_of("week", w)) for w in weeks],
+        by_agent=sorted(listed(agents, lambda k: names.get(k, "")), key=lambda g: g.label.lower()),
+        by_channel=listed(grouped(channel, _same), lambda k: k or ""),
+        by_source=listed(grouped(source, _text), lambda k: k),
+        by_campaign=listed(grouped(campaign, _text), lambda k: k),
+        by_weekday=[Group(d, str(d), weekdays.get(d) or ResponseStats()) for d in range(7)],
+        by_hour=[Group(h, f"{h:02d}", hours.get(h) or ResponseStats()) for h in range(24)],
+        weekly=[Group(w, w.isoformat(), weeks.get(w) or ResponseStats()) for w in _weeks(f, clock)],
     )
 
 
-def _local(clock: LocalClock, moments: list[int]) -> list[tuple[int, int, dt.date]]:
-    """``clock.at`` of every epoch, computed once per quarter hour."""
-    quarters = [m // 900 for m in moments]
-    at = {q: clock.at(q * 900) for q in set(quarters)}
-    return [at[q] for q in quarters]
+def _same(key):
+    return key
 
 
-def _split(keys, values) -> dict[object, list]:
-    """The values per key, in their order."""
-    out: dict[object, list] = defaultdict(list)
-    for key, value in zip(keys, values, strict=True):
-        out[key].append(value)
-    return out
+def _text(key):
+    return key or ""
 
 
 def _weeks(f: Filters, clock: LocalClock) -> list[dt.date]:
