@@ -5,7 +5,6 @@ at a time, so memory stays flat whatever the size."""
 from __future__ import annotations
 
 import csv
-import datetime as dt
 import io
 from collections.abc import Iterable, Iterator
 
@@ -14,7 +13,7 @@ from peewee import Case, fn
 
 from ..labels import lead_status_label, state_label
 from ..models import Contact, Conversation, Message, User
-from .period import Filters, epoch, raw_rows
+from .period import Filters, LocalClock, epoch, raw_rows
 from .tables import minutes
 
 CHUNK = 1000
@@ -62,7 +61,7 @@ def conversation_rows(f: Filters) -> Iterator[list]:
     team time zone."""
     yield [str(c) for c in CONVERSATION_COLUMNS]
     names = dict(User.select(User.id, User.name).tuples())
-    local = _LocalTime(f)
+    local = LocalClock(f.tz).text
     last_id = 0
     while True:
         query = (
@@ -130,25 +129,3 @@ def _figures(f: Filters, ids: list[int]) -> dict[int, tuple]:
 
 def _float(value) -> float | None:
     return None if value is None else float(value)
-
-
-class _LocalTime:
-    """Epoch seconds as "YYYY-MM-DD HH:MM" in the team time zone; the UTC offset is
-    looked up once per quarter hour (offsets change on quarter hours), not per value."""
-
-    def __init__(self, f: Filters):
-        self.tz = f.tz
-        self.offsets: dict[int, int] = {}
-
-    def __call__(self, epoch_seconds: int | None) -> str:
-        if epoch_seconds is None:
-            return ""
-        quarter = epoch_seconds // 900
-        offset = self.offsets.get(quarter)
-        if offset is None:
-            moment = dt.datetime.fromtimestamp(quarter * 900, self.tz)
-            offset = self.offsets[quarter] = int(moment.utcoffset().total_seconds())
-        return (EPOCH + dt.timedelta(seconds=epoch_seconds + offset)).strftime("%Y-%m-%d %H:%M")
-
-
-EPOCH = dt.datetime(1970, 1, 1)

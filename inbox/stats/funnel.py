@@ -109,40 +109,6 @@ class FunnelReport:
     followups: Ratio = field(default_factory=Ratio)
 
 
-@dataclass
-class Lead:
-    contact_id: int
-    source: str
-    campaign: str
-    ad_set: str
-    status: str
-    agent_id: int | None
-    lead_at: int  # epoch seconds
-    first_human: int | None
-    first_out: int | None
-    first_reply: int | None
-    touches: int
-    was_interested: bool
-
-    def count_into(self, row: FunnelRow) -> None:
-        row.leads += 1
-        if self.first_human is not None:
-            row.contacted += 1
-            wait = self.first_human - self.lead_at
-            row.contacted_1h += wait <= HOUR
-            row.contacted_24h += wait <= DAY
-        if self.first_out is not None:
-            row.wrote_to += 1
-            if self.first_reply is not None:
-                row.responded += 1
-                row.responded_3d += self.first_reply - self.first_out <= 3 * DAY
-                row.touches += self.touches
-        row.interested += self.was_interested or self.status in ("interested", "won")
-        row.won += self.status == "won"
-        row.lost += self.status == "lost"
-        row.dormant += self.status == "dormant"
-
-
 def _cohort(f: Filters):
     agent = fn.COALESCE(Contact.owner, Conversation.assignee)
     query = (
@@ -257,33 +223,6 @@ def _lead_columns(f: Filters) -> list[list]:
             [t or 0 for t in touches], interested]  # fmt: skip
 
 
-def leads(f: Filters) -> list[Lead]:
-    (contact_id, source, campaign, ad_set, status, agent, lead_at, first_human, first_out, first_reply, touches,
-     interested) = _lead_columns(f)  # fmt: skip
-    return [
-        Lead(*values)
-        for values in zip(
-            contact_id,
-            map(_text, source),
-            map(_text, campaign),
-            map(_text, ad_set),
-            status,
-            agent,
-            lead_at,
-            first_human,
-            first_out,
-            first_reply,
-            touches,
-            map(bool, interested),
-            strict=True,
-        )  # fmt: skip
-    ]
-
-
-def _text(value) -> str:
-    return value or ""
-
-
 def report(f: Filters) -> FunnelReport:
     # Each lead counts once, into the row of its combination of source, campaign, ad set
     # and agent; the groups are sums of those rows (in the order the leads come).
@@ -298,7 +237,7 @@ def report(f: Filters) -> FunnelReport:
         row = counts.get(key)
         if row is None:
             row = counts[key] = [0] * len(_COUNTERS)
-        # In the order of FunnelRow's fields (see Lead.count_into).
+        # In the order of FunnelRow's fields; what counts is defined in the module doc.
         row[0] += 1
         if first_human is not None:
             row[1] += 1

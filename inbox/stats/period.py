@@ -17,6 +17,7 @@ from ..db import is_postgres, utcnow
 from ..models import CHANNEL_KINDS, Contact
 
 PRESETS = (7, 30, 90, 365)
+_EPOCH_TIME = dt.datetime(1970, 1, 1)
 _EPOCH_DAY = dt.date(1970, 1, 1)
 DEFAULT_DAYS = 30
 MAX_DAYS = 3 * 366
@@ -138,27 +139,35 @@ class LocalClock:
         moment = dt.datetime.fromtimestamp(epoch, self.tz)
         return int(moment.utcoffset().total_seconds())
 
+    def offset(self, epoch: int) -> int:
+        """The local offset from UTC, in seconds, at ``epoch`` (exact to the quarter hour)."""
+        hour = epoch // 3600
+        offset = self._hours.get(hour, False)
+        if offset is False:
+            offset = self._offset(hour * 3600)
+            if offset != self._offset(hour * 3600 + 3600):
+                offset = None
+            self._hours[hour] = offset
+        return self._offset(epoch // 900 * 900) if offset is None else offset
+
     def at(self, epoch: int) -> tuple[int, int, dt.date]:
         """(weekday 0 = Monday, hour, Monday of the week) in local time."""
         key = epoch // 900
         found = self._quarters.get(key)
         if found is None:
-            hour = key // 4
-            offset = self._hours.get(hour, False)
-            if offset is False:
-                offset = self._offset(hour * 3600)
-                if offset != self._offset(hour * 3600 + 3600):
-                    offset = None
-                self._hours[hour] = offset
-            if offset is None:
-                offset = self._offset(key * 900)
-            days, seconds = divmod(key * 900 + offset, 86400)
+            days, seconds = divmod(key * 900 + self.offset(key * 900), 86400)
             weekday = (days + 3) % 7  # 1970-01-01 was a Thursday
             monday = self._mondays.get(days - weekday)
             if monday is None:
                 monday = self._mondays[days - weekday] = _EPOCH_DAY + dt.timedelta(days=days - weekday)
             found = self._quarters[key] = (weekday, seconds // 3600, monday)
         return found
+
+    def text(self, epoch: int | None) -> str:
+        """ "YYYY-MM-DD HH:MM" in local time; "" for None."""
+        if epoch is None:
+            return ""
+        return (_EPOCH_TIME + dt.timedelta(seconds=epoch + self.offset(epoch))).strftime("%Y-%m-%d %H:%M")
 
     @staticmethod
     def quarters(moments: list[int]) -> list[int]:

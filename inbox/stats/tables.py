@@ -47,10 +47,6 @@ class Table:
     def page_columns(self) -> list[tuple[int, Column]]:
         return [(i, c) for i, c in enumerate(self.columns) if c.on_page]
 
-    def column(self, key: str) -> list:
-        index = [c.key for c in self.columns].index(key)
-        return [row[index] for row in self.rows]
-
 
 def minutes(seconds: float | None) -> float | None:
     return None if seconds is None else round(seconds / 60, 1)

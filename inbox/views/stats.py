@@ -4,8 +4,6 @@ is a permalink (its filters are URL arguments) and every table downloads as CSV.
 
 from __future__ import annotations
 
-from urllib.parse import urlencode
-
 from flask import Blueprint, Response, abort, render_template, request, stream_with_context, url_for
 from flask_babel import gettext, lazy_gettext
 
@@ -187,11 +185,6 @@ def conversations_csv():
 @bp.app_template_global()
 def stats_url(view: str, f: Filters, **override) -> str:
     return url_for(f"stats.{view}_page", **f.args(**override))
-
-
-@bp.app_template_global()
-def query_string(args: dict) -> str:
-    return urlencode({k: v for k, v in args.items() if v not in (None, "")})
 
 
 @bp.app_template_global()
