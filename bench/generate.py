@@ -913,6 +913,7 @@ def main(argv=None) -> int:
 
     from inbox import models, schema, search
     from inbox.db import db, init_db
+    from inbox.stats import facts
 
     database = init_db(os.environ["INBOX_DATABASE_URL"])
     database.connect()
@@ -950,6 +951,10 @@ def main(argv=None) -> int:
         step = time.time()
         gen.finish_conversations()
         print(f"conversations: {time.time() - step:.1f} s", flush=True)
+        step = time.time()
+        with db.atomic():
+            facts.refresh_all()
+        print(f"statistics facts: {time.time() - step:.1f} s", flush=True)
     finally:
         search._upsert = original_upsert
     step = time.time()

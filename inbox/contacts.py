@@ -21,6 +21,7 @@ from .models import (
     Message,
     User,
 )
+from .stats import facts
 
 EDITABLE = ("name", "company", "lead_status", "source", "campaign", "ad_set", "creative", "next_action", "notes")
 
@@ -248,6 +249,7 @@ def merge(keep: Contact, other: Contact, actor: User) -> Contact:
             FollowUp.update(conversation=keep_conv).where(FollowUp.conversation == other_conv).execute()
             _combine_timers(keep_conv, other_conv)
             other_conv.delete_instance()
+            facts.refresh([keep_conv.id])
         other.merged_into = keep
         other.save()
         search.remove_contact(other.id)

@@ -27,6 +27,7 @@ from .models import (
     MessageSource,
 )
 from .sanitize import clean_html, html_to_text
+from .stats import facts
 
 MAX_TEXT = 1_000_000  # characters kept in the text column; the raw source keeps the rest
 
@@ -132,6 +133,7 @@ def _ingest(inbound: InboundMessage, channel: Channel | None = None) -> IngestRe
             note=att.note,
         )
     _update_timers(conversation, message)
+    facts.refresh([conversation.id])
     consent.after_inbound(message)
     if not message.auto_reply:
         automation.on_customer_message(message)
@@ -455,6 +457,7 @@ def _ingest_many(inbounds: list[InboundMessage], channel: Channel) -> int:
         Attachment.data, Attachment.note,
     ]).many(attachments)  # fmt: skip
     search.index_messages(documents)
+    facts.refresh(conv.id for conv in timers.values())
     # consent.after_inbound() concerns SMS and WhatsApp only: nothing to do for email.
     automation.on_customer_messages(first_customer_message)
     return len(batch)

@@ -172,6 +172,13 @@ class Conversation(BaseModel):
     breach_notified_at = DateTimeField(null=True)
     escalated_at = DateTimeField(null=True)
     updated_at = DateTimeField(default=utcnow)
+    # What the lead funnel reads, over the whole thread (never reset; failed replies do
+    # not count): kept by inbox.stats.facts whenever a message is written.
+    first_message_at = DateTimeField(null=True)
+    first_human_reply_at = DateTimeField(null=True)
+    first_outbound_at = DateTimeField(null=True)  # ours, human or automatic
+    first_customer_reply_at = DateTimeField(null=True)  # the customer's first message after it
+    touches_before_reply = IntegerField(default=0)  # ours before that reply
 
     class Meta:
         indexes = (
@@ -219,6 +226,9 @@ class Message(BaseModel):
     business_seconds = IntegerField(null=True)
     sla_target_seconds = IntegerField(null=True)
     sla_met = BooleanField(null=True)
+    # For an outbound message: the customer's first message on the same channel after it
+    # (auto-replies aside), kept by inbox.stats.facts.
+    customer_reply_at = DateTimeField(null=True)
     meta = JSONField(default=dict)  # email headers (message-id, in-reply-to, cc), provider extras
     parse_error = TextField(null=True)
 
@@ -231,7 +241,7 @@ class Message(BaseModel):
             # The dashboard's period queries, covering what they read (plus a partial
             # index on human replies with their figures: migration 0011).
             (("direction", "sent_at", "channel_kind", "auto_reply", "automatic", "author", "status", "channel",
-              "conversation"), False),
+              "conversation", "customer_reply_at"), False),
             # A conversation's first messages, its first reply after a moment, touches.
             (("conversation", "direction", "sent_at", "auto_reply", "channel_kind", "status", "automatic", "author"),
              False),

@@ -15,6 +15,7 @@ from .channels import ChannelError, TransientChannelError
 from .db import utcnow, write_transaction
 from .i18n import N_, UserFacingError
 from .models import Attachment, Contact, Conversation, Identity, Message, Template, User
+from .stats import facts
 
 log = logging.getLogger(__name__)
 
@@ -185,6 +186,7 @@ def send(
         conv.preview_direction = "out"
         conv.updated_at = now
         conv.save()
+        facts.refresh([conv.id])
         search.index_message(message)
         if human:
             automation.on_human_reply(message)
@@ -278,6 +280,7 @@ def mark_failed(message: Message, reason: str) -> None:
     """A reply that never left does not count as having answered the customer."""
     with write_transaction():
         _set_status(message, "failed", error=reason)
+        facts.refresh([message.conversation_id])
         if message.response_seconds is not None:
             conv = Conversation.get_by_id(message.conversation_id)
             cleared = (message.meta or {}).get("cleared_waiting_since")
@@ -310,11 +313,15 @@ def update_status(message: Message, status: str, error: str | None = None) -> bo
 
 def retry(message: Message) -> bool:
     """Put a failed outbound message back in the queue (the retry button)."""
-    return bool(
-        Message.update(status="queued", error=None, updated_at=utcnow())
-        .where((Message.id == message.id) & (Message.status == "failed") & (Message.direction == "out"))
-        .execute()
-    )
+    with write_transaction():
+        retried = (
+            Message.update(status="queued", error=None, updated_at=utcnow())
+            .where((Message.id == message.id) & (Message.status == "failed") & (Message.direction == "out"))
+            .execute()
+        )
+        if retried:
+            facts.refresh([message.conversation_id])
+    return bool(retried)
 
 
 def stuck_queued(older_than: dt.timedelta = dt.timedelta(minutes=2)) -> list[int]:

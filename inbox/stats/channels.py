@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from peewee import fn
+from peewee import Value, fn
 
 from .. import leads
 from ..models import CHANNEL_KINDS, Channel, Contact, Conversation, Message
@@ -73,8 +73,10 @@ def _filtered(query, f: Filters, author=True):
     return query
 
 
-def _lead_form_channels():
-    return Channel.select(Channel.id).where(Channel.kind == leads.CHANNEL_KIND)
+def _not_lead_form():
+    """Not a lead-form submission (those are leads coming in, not customers writing)."""
+    ids = [i for (i,) in Channel.select(Channel.id).where(Channel.kind == leads.CHANNEL_KIND).tuples()]
+    return Message.channel.is_null() | Message.channel.not_in(ids) if ids else Value(True)
 
 
 @dataclass
@@ -107,18 +109,15 @@ def _facts(f: Filters) -> _Facts:
         sent & Message.automatic,  # automatic messages
     )
     volume = {kind: [0, 0, 0] for kind in CHANNEL_KINDS}
-    # One query per measure: each reads only its rows and sorts few of them by channel.
+    not_lead_form = _not_lead_form()
+    # A count per measure and channel: each reads its stretch of the period index and
+    # sorts nothing (grouping by channel would sort every message of the period).
     for i, measure in enumerate(measures):
-        query = (
-            Message.select(Message.channel_kind, fn.COUNT(Message.id))
-            .where(
-                measure & _in_period(f) & (Message.channel.is_null() | Message.channel.not_in(_lead_form_channels()))
+        for kind in (f.channel,) if f.channel else CHANNEL_KINDS:
+            query = Message.select(fn.COUNT(Message.id)).where(
+                measure & _in_period(f) & (Message.channel_kind == kind) & not_lead_form
             )
-            .group_by(Message.channel_kind)
-        )
-        for kind, count in raw_rows(_filtered(query, f, author=False)):
-            if kind in volume:
-                volume[kind][i] = int(count or 0)
+            volume[kind][i] = _filtered(query, f, author=False).scalar() or 0
 
     responses: dict[str, list[int]] = {kind: [] for kind in CHANNEL_KINDS}
     replies = Message.select(Message.channel_kind, Message.response_seconds).where(
@@ -128,9 +127,10 @@ def _facts(f: Filters) -> _Facts:
         if kind in responses:
             responses[kind].append(seconds)
 
+    won = _won_conversations()
     wrote = {
-        (cid, kind): (first_out, first_reply, status == "won")
-        for cid, kind, first_out, first_reply, status in raw_rows(_customer_replies(f))
+        (cid, kind): (first_out, first_reply, cid in won)
+        for cid, kind, first_out, first_reply in raw_rows(_customer_replies(f))
         if kind in volume
     }
     return _Facts(volume, responses, wrote)
@@ -160,35 +160,30 @@ def rows(f: Filters) -> list[ChannelRow]:
     return _rows(_facts(f))
 
 
+def _won_conversations() -> set[int]:
+    """The conversations of contacts won now (few: read once instead of per row)."""
+    query = Conversation.select(Conversation.id).join(Contact).where(Contact.lead_status == "won")
+    return {cid for (cid,) in query.tuples()}
+
+
 def _customer_replies(f: Filters):
     """(conversation, channel, our first message there in the period, the customer's
-    first message on that channel after it or None, the contact's lead status) per
-    conversation and channel."""
+    first message on that channel after it or None) per conversation and channel."""
+    # The customer's reply to each of our messages is stored with it (facts.py), and
+    # never earlier for a later message: the group's first reply is the smallest.
     ours = (
         Message.select(
             Message.conversation.alias("cid"),
             Message.channel_kind.alias("kind"),
             fn.MIN(Message.sent_at).alias("first_out"),
+            fn.MIN(Message.customer_reply_at).alias("first_reply"),
         )  # fmt: skip
         .where((Message.direction == "out") & (Message.status != "failed") & _in_period(f))
         .group_by(Message.conversation, Message.channel_kind)
     )
     ours = _filtered(ours, f).cte("ours")
-    reply = Message.alias("reply")
-    first_reply = reply.select(fn.MIN(reply.sent_at)).where(
-        (reply.conversation == ours.c.cid)
-        & (reply.channel_kind == ours.c.kind)
-        & (reply.direction == "in")
-        & ~reply.auto_reply
-        & (reply.sent_at > ours.c.first_out)
-    )
-    query = (
-        ours.select_from(ours.c.cid, ours.c.kind, epoch(ours.c.first_out), epoch(first_reply), Contact.lead_status)
-        .join(Conversation, on=Conversation.id == ours.c.cid)
-        .join(Contact, on=Conversation.contact == Contact.id)
-        .with_cte(ours)
-    )
-    return query.tuples()
+    columns = (ours.c.cid, ours.c.kind, epoch(ours.c.first_out), epoch(ours.c.first_reply))
+    return ours.select_from(*columns).with_cte(ours)
 
 
 def report(f: Filters) -> ChannelReport:

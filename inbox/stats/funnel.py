@@ -31,7 +31,7 @@ from peewee import JOIN, OP, Case, Expression, Value, fn
 from ..db import utcnow
 from ..models import AuditEvent, Contact, Conversation, FollowUp, Message, User
 from .figures import rate
-from .period import INT, TEXT, Filters, columns, epoch, raw_rows, unindexed
+from .period import Filters, epoch, raw_rows, unindexed
 
 HOUR = 3600
 DAY = 24 * HOUR
@@ -109,74 +109,56 @@ class FunnelReport:
     followups: Ratio = field(default_factory=Ratio)
 
 
-def _cohort(f: Filters):
-    agent = fn.COALESCE(Contact.owner, Conversation.assignee)
+def _within(later, earlier, seconds: int):
+    """1 when ``later`` is no more than ``seconds`` after ``earlier`` (both set), else 0."""
+    return Case(None, [((epoch(later) - epoch(earlier)) <= seconds, 1)], 0)
+
+
+def _count(condition):
+    return fn.SUM(Case(None, [(condition, 1)], 0))
+
+
+def _combos(f: Filters) -> list[tuple]:
+    """The leads of the period counted per combination of source, campaign, ad set and
+    agent: rows of those four, then the counters in the order of FunnelRow's fields."""
+    conv = Conversation
+    agent = fn.COALESCE(Contact.owner, conv.assignee)
+    # The lead time: its creation, or its first message if that came earlier (imports).
+    lead_at = Case(None, [(conv.first_message_at < Contact.created_at, conv.first_message_at)], Contact.created_at)
+    contacted = conv.first_human_reply_at.is_null(False)
+    responded = conv.first_customer_reply_at.is_null(False)
+    interested = Contact.lead_status.in_(("interested", "won")) | _reached_interested(Contact.id)
     query = (
         Contact.select(
-            Contact.id,
             Contact.source,
             Contact.campaign,
             Contact.ad_set,
-            Contact.lead_status,
             agent,
-            epoch(Contact.created_at),
-            Conversation.id,
+            fn.COUNT(Contact.id),
+            _count(contacted),
+            fn.SUM(Case(None, [(contacted, _within(conv.first_human_reply_at, lead_at, HOUR))], 0)),
+            fn.SUM(Case(None, [(contacted, _within(conv.first_human_reply_at, lead_at, DAY))], 0)),
+            _count(conv.first_outbound_at.is_null(False)),
+            _count(responded),
+            fn.SUM(
+                Case(None, [(responded, _within(conv.first_customer_reply_at, conv.first_outbound_at, 3 * DAY))], 0)
+            ),
+            _count(interested),
+            _count(Contact.lead_status == "won"),
+            _count(Contact.lead_status == "lost"),
+            _count(Contact.lead_status == "dormant"),
+            fn.SUM(Case(None, [(responded, conv.touches_before_reply)], 0)),
         )  # fmt: skip
-        .join(Conversation, JOIN.LEFT_OUTER, on=Conversation.contact == Contact.id)
+        .join(conv, JOIN.LEFT_OUTER, on=conv.contact == Contact.id)
         .where((Contact.created_at >= f.start_utc) & (Contact.created_at < f.end_utc) & Contact.merged_into.is_null())
+        .group_by(Contact.source, Contact.campaign, Contact.ad_set, agent)
     )
     if f.agent_id:
         query = query.where(agent == f.agent_id)
     query = f.on_contact(query)
     if f.channel:
-        query = query.where(Conversation.channels.contains(f.channel))
-    return query
-
-
-def _message_facts(conversation_ids):
-    """Per conversation: first message, first human reply, first message of ours, the
-    customer's first message after it, and how many of ours came before that."""
-    human = (Message.direction == "out") & ~Message.automatic & Message.author.is_null(False)
-    ours = (Message.direction == "out") & (Message.status != "failed")
-    firsts = (
-        Message.select(
-            Message.conversation.alias("cid"),
-            fn.MIN(Message.sent_at).alias("first_any"),
-            fn.MIN(Case(None, [(human & (Message.status != "failed"), Message.sent_at)])).alias("first_human"),
-            fn.MIN(Case(None, [(ours, Message.sent_at)])).alias("first_out"),
-        )
-        .where(Message.conversation.in_(conversation_ids) & (Message.direction != "note"))
-        .group_by(Message.conversation)
-        .cte("firsts")
-    )
-    reply = Message.alias("reply")
-    first_reply = reply.select(fn.MIN(reply.sent_at)).where(
-        (reply.conversation == firsts.c.cid)
-        & (reply.direction == "in")
-        & ~reply.auto_reply
-        & (reply.sent_at > firsts.c.first_out)
-    )
-    # Materialized: the customer's first reply is looked up once per conversation, not
-    # once per use below.
-    replied = firsts.select_from(
-        firsts.c.cid,
-        firsts.c.first_any,
-        firsts.c.first_human,
-        firsts.c.first_out,
-        first_reply.alias("first_reply"),
-    ).cte("replied", materialized=True)  # fmt: skip
-    touch = Message.alias("touch")
-    touches = touch.select(fn.COUNT(touch.id)).where(
-        (touch.conversation == replied.c.cid)
-        & (touch.direction == "out")
-        & (touch.status != "failed")
-        & (touch.sent_at < replied.c.first_reply)
-    )
-    facts = replied.select_from(
-        replied.c.cid, epoch(replied.c.first_any), epoch(replied.c.first_human), epoch(replied.c.first_out),
-        epoch(replied.c.first_reply), Case(None, [(replied.c.first_reply.is_null(False), touches)], 0),
-    ).with_cte(firsts, replied)  # fmt: skip
-    return {row[0]: row[1:] for row in raw_rows(facts)}
+        query = query.where(conv.channels.contains(f.channel))
+    return raw_rows(query)
 
 
 def _reached_interested(contact_id):
@@ -192,74 +174,16 @@ def _reached_interested(contact_id):
     )
 
 
-def _lead_columns(f: Filters) -> list[list]:
-    """The leads of the period as columns: contact id, source, campaign, ad set, status,
-    agent, lead time, first human reply, first message of ours, the customer's first
-    reply after it, touches before it, and whether it reached interested."""
-    cohort = _cohort(f)
-    contact_id, source, campaign, ad_set, status, agent, created, conversation, interested = columns(
-        cohort.select(
-            Contact.id,
-            Contact.source,
-            Contact.campaign,
-            Contact.ad_set,
-            Contact.lead_status,
-            fn.COALESCE(Contact.owner, Conversation.assignee),
-            epoch(Contact.created_at),
-            Conversation.id,
-            _reached_interested(Contact.id),
-        ),
-        (INT, TEXT, TEXT, TEXT, TEXT, INT, INT, INT, INT),
-    )
-    if not contact_id:
-        return [[] for _ in range(12)]
-    facts = _message_facts(cohort.select(Conversation.id).where(Conversation.id.is_null(False)))
-    none = (None, None, None, None, 0)
-    first_any, first_human, first_out, first_reply, touches = (
-        zip(*[facts.get(c, none) for c in conversation], strict=True)
-    )  # fmt: skip
-    lead_at = [c if a is None or c <= a else a for c, a in zip(created, first_any, strict=True)]
-    return [contact_id, source, campaign, ad_set, status, agent, lead_at, first_human, first_out, first_reply,
-            [t or 0 for t in touches], interested]  # fmt: skip
-
-
 def report(f: Filters) -> FunnelReport:
     # Each lead counts once, into the row of its combination of source, campaign, ad set
-    # and agent; the groups are sums of those rows (in the order the leads come).
-    (_, sources, campaigns, ad_sets, statuses, agents, lead_ats, first_humans, first_outs, first_replies,
-     all_touches, interested) = _lead_columns(f)  # fmt: skip
-    counts: dict[tuple, list[int]] = {}
-    for source, campaign, ad_set, status, agent, lead_at, first_human, first_out, first_reply, touches, was in zip(
-        sources, campaigns, ad_sets, statuses, agents, lead_ats, first_humans, first_outs, first_replies,
-        all_touches, interested, strict=True,
-    ):  # fmt: skip
-        key = (source or "", campaign or "", ad_set or "", agent)
-        row = counts.get(key)
-        if row is None:
-            row = counts[key] = [0] * len(_COUNTERS)
-        # In the order of FunnelRow's fields; what counts is defined in the module doc.
-        row[0] += 1
-        if first_human is not None:
-            row[1] += 1
-            wait = first_human - lead_at
-            row[2] += wait <= HOUR
-            row[3] += wait <= DAY
-        if first_out is not None:
-            row[4] += 1
-            if first_reply is not None:
-                row[5] += 1
-                row[6] += first_reply - first_out <= 3 * DAY
-                row[11] += touches
-        row[7] += bool(was) or status in ("interested", "won")
-        row[8] += status == "won"
-        row[9] += status == "lost"
-        row[10] += status == "dormant"
-    combos = {key: FunnelRow(*values) for key, values in counts.items()}
+    # and agent (what is counted is defined in the module doc); the groups are sums of
+    # those rows.
     overall = FunnelRow()
     groups: dict[str, dict] = {name: defaultdict(FunnelRow) for name in ("source", "campaign", "ad_set", "agent")}
-    for (source, campaign, ad_set, agent), row in combos.items():
-        for target in (overall, groups["source"][source], groups["campaign"][campaign], groups["ad_set"][ad_set],
-                       groups["agent"][agent]):  # fmt: skip
+    for source, campaign, ad_set, agent, *counts in _combos(f):
+        row = FunnelRow(*(int(c or 0) for c in counts))
+        for target in (overall, groups["source"][source or ""], groups["campaign"][campaign or ""],
+                       groups["ad_set"][ad_set or ""], groups["agent"][agent]):  # fmt: skip
             _add(target, row)
     names = dict(User.select(User.id, User.name).tuples()) if groups["agent"] else {}
 
