@@ -422,10 +422,12 @@ def stats_group() -> None:
 @stats_group.command("recompute")
 def stats_recompute() -> None:
     """Recompute every past reply's business-hours response time and SLA outcome with the
-    current business hours, holidays and targets (after changing them)."""
-    from .stats import replies
+    current business hours, holidays and targets (after changing them), and every
+    conversation's statistics facts (after writing messages outside the app)."""
+    from .stats import facts, replies
 
     _upgrade_quietly()
     with _db().connection_context():
         count = replies.recompute()
-    click.echo(f"recomputed {count} replies")
+        conversations = facts.refresh_all()
+    click.echo(f"recomputed {count} replies and the facts of {conversations} conversations")

@@ -226,8 +226,10 @@ class Message(BaseModel):
     business_seconds = IntegerField(null=True)
     sla_target_seconds = IntegerField(null=True)
     sla_met = BooleanField(null=True)
-    # For an outbound message: the customer's first message on the same channel after it
-    # (auto-replies aside), kept by inbox.stats.facts.
+    # For an outbound message, kept by inbox.stats.facts: our previous message on the same
+    # channel (not failed), and the customer's first message there after it (not an
+    # auto-reply).
+    previous_outbound_at = DateTimeField(null=True)
     customer_reply_at = DateTimeField(null=True)
     meta = JSONField(default=dict)  # email headers (message-id, in-reply-to, cc), provider extras
     parse_error = TextField(null=True)
@@ -241,7 +243,7 @@ class Message(BaseModel):
             # The dashboard's period queries, covering what they read (plus a partial
             # index on human replies with their figures: migration 0011).
             (("direction", "sent_at", "channel_kind", "auto_reply", "automatic", "author", "status", "channel",
-              "conversation", "customer_reply_at"), False),
+              "conversation", "previous_outbound_at", "customer_reply_at"), False),
             # A conversation's first messages, its first reply after a moment, touches.
             (("conversation", "direction", "sent_at", "auto_reply", "channel_kind", "status", "automatic", "author"),
              False),

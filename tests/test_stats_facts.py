@@ -28,7 +28,8 @@ def at(minutes: int) -> dt.datetime:
 
 
 def expected(conversation_id: int) -> tuple[dict, dict]:
-    """The facts of a conversation and of its outbound messages, from the definitions."""
+    """The facts of a conversation and of its outbound messages (our previous message on
+    the channel, the customer's reply there), from the definitions."""
     messages = list(Message.select().where(Message.conversation == conversation_id))
     customer = [m for m in messages if m.direction == "in" and not m.auto_reply]
     ours = [m for m in messages if m.direction == "out" and m.status != "failed"]
@@ -46,7 +47,10 @@ def expected(conversation_id: int) -> tuple[dict, dict]:
         "touches_before_reply": sum(m.sent_at < first_reply for m in ours) if first_reply else 0,
     }
     replies = {
-        m.id: first(c for c in customer if c.channel_kind == m.channel_kind and c.sent_at > m.sent_at)
+        m.id: (
+            max((o.sent_at for o in ours if o.channel_kind == m.channel_kind and o.sent_at < m.sent_at), default=None),
+            first(c for c in customer if c.channel_kind == m.channel_kind and c.sent_at > m.sent_at),
+        )
         for m in messages
         if m.direction == "out"
     }
@@ -57,7 +61,7 @@ def stored(conversation_id: int) -> tuple[dict, dict]:
     conv = Conversation.get_by_id(conversation_id)
     conversation = {name: getattr(conv, name) for name in expected(conversation_id)[0]}
     replies = {
-        m.id: m.customer_reply_at
+        m.id: (m.previous_outbound_at, m.customer_reply_at)
         for m in Message.select().where((Message.conversation == conversation_id) & (Message.direction == "out"))
     }
     return conversation, replies
@@ -87,7 +91,7 @@ def test_facts_follow_every_kind_of_message(team):
     ack = we_send(cid, None, at(1), "sms", automatic=True)
     conv, replies = check(cid)
     assert conv["first_outbound_at"] == at(1) and conv["first_human_reply_at"] is None
-    assert replies[ack.id] is None
+    assert replies[ack.id] == (None, None)
 
     # An auto-reply and a note are no answer and no message of the lead.
     customer_writes(phone, at(2), address, kind="sms", auto_reply=True)
@@ -104,24 +108,25 @@ def test_facts_follow_every_kind_of_message(team):
     conv, _ = check(cid)
     assert conv["first_human_reply_at"] == at(10)
     fails(Message.get_by_id(failed.id))
-    we_send(cid, kim, at(20), "sms")
-    conv, _ = check(cid)
+    second = we_send(cid, kim, at(20), "sms")
+    conv, replies = check(cid)
     assert conv["first_human_reply_at"] == at(20)
+    assert replies[second.id][0] == at(1)  # our message before it: the acknowledgement, not the failed one
 
     # The customer answers on WhatsApp: a reply to the conversation, not to our SMS.
     customer_writes(phone, at(30), address, kind="whatsapp")
     conv, replies = check(cid)
     assert conv["first_customer_reply_at"] == at(30)
     assert conv["touches_before_reply"] == 2  # the acknowledgement and the reply that went
-    assert replies[ack.id] is None
+    assert replies[ack.id] == (None, None)
 
     # Then on SMS; later an earlier SMS turns up (a delayed delivery report of the network).
     customer_writes(phone, at(50), address, kind="sms")
     conv, replies = check(cid)
-    assert replies[ack.id] == at(50)
+    assert replies[ack.id] == (None, at(50))
     customer_writes(phone, at(15), address, kind="sms")
     conv, replies = check(cid)
-    assert replies[ack.id] == at(15) and conv["first_customer_reply_at"] == at(15)
+    assert replies[ack.id] == (None, at(15)) and conv["first_customer_reply_at"] == at(15)
     assert conv["touches_before_reply"] == 1
 
     # A backdated message of ours before everything moves the first message of the lead.
@@ -139,7 +144,7 @@ def test_facts_follow_every_kind_of_message(team):
     conv, replies = check(cid)
     assert conv["first_message_at"] == at(-60) and conv["first_outbound_at"] == at(-50)
     assert conv["first_customer_reply_at"] == at(0)
-    assert replies[reply.id] == at(5)
+    assert replies[reply.id] == (None, at(5))
 
 
 def test_a_batch_of_mail_keeps_the_facts_as_one_by_one(team):
@@ -149,16 +154,24 @@ def test_a_batch_of_mail_keeps_the_facts_as_one_by_one(team):
     sent = we_send(first.conversation_id, kim, at(10))
     inbounds = [
         InboundMessage(
-            channel_id=mail.id, kind="email", provider_id=f"batch-{i}", address=address, text="Hi",
+            channel_id=mail.id,
+            kind="email",
+            provider_id=f"batch-{i}",
+            address=address,
+            text="Hi",
             received_at=at(minutes),
         )  # fmt: skip
-        for i, (address, minutes) in enumerate([
-            ("batch@example.com", 40), ("batch@example.com", 20), ("new@example.com", 5),
-        ])  # fmt: skip
+        for i, (address, minutes) in enumerate(
+            [
+                ("batch@example.com", 40),
+                ("batch@example.com", 20),
+                ("new@example.com", 5),
+            ]
+        )  # fmt: skip
     ]
     assert ingest_many(inbounds, mail) == 3
     conv, replies = check(first.conversation_id)
-    assert conv["first_customer_reply_at"] == at(20) and replies[sent.id] == at(20)
+    assert conv["first_customer_reply_at"] == at(20) and replies[sent.id] == (None, at(20))
     new = Message.get(Message.provider_id == "batch-2")
     conv, _ = check(new.conversation_id)
     assert conv["first_message_at"] == at(5) and conv["first_outbound_at"] is None

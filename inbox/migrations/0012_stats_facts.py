@@ -1,16 +1,16 @@
 """Statistics facts kept with the data (inbox.stats.facts): per conversation its first
 message, first human reply, our first message, the customer's first reply after it and
-our messages before that; per outbound message the customer's reply to it on the same
-channel. The period index of messages also covers that reply, so the channel view
-reads our messages of a period and their replies from the index alone. Existing
-conversations get their facts computed here."""
+our messages before that; per outbound message our previous one on the same channel and
+the customer's reply to it there. The period index of messages also covers both, so the
+channel view finds our first message per conversation and channel in a period, and its
+reply, from the index alone. Existing conversations get their facts computed here."""
 
 from peewee import DateTimeField, IntegerField
 from playhouse.migrate import make_index_name
 
 OLD_PERIOD = ("direction", "sent_at", "channel_kind", "auto_reply", "automatic", "author_id", "status",
               "channel_id", "conversation_id")  # fmt: skip
-PERIOD = (*OLD_PERIOD, "customer_reply_at")
+PERIOD = (*OLD_PERIOD, "previous_outbound_at", "customer_reply_at")
 
 
 def up(migrator, db):
@@ -20,6 +20,7 @@ def up(migrator, db):
         migrator.add_column("conversation", "first_outbound_at", DateTimeField(null=True)),
         migrator.add_column("conversation", "first_customer_reply_at", DateTimeField(null=True)),
         migrator.add_column("conversation", "touches_before_reply", IntegerField(default=0)),
+        migrator.add_column("message", "previous_outbound_at", DateTimeField(null=True)),
         migrator.add_column("message", "customer_reply_at", DateTimeField(null=True)),
         migrator.drop_index("message", make_index_name("message", OLD_PERIOD)),
         migrator.add_index("message", PERIOD, False),
@@ -34,6 +35,7 @@ def down(migrator, db):
         migrator.drop_index("message", make_index_name("message", PERIOD)),
         migrator.add_index("message", OLD_PERIOD, False),
         migrator.drop_column("message", "customer_reply_at"),
+        migrator.drop_column("message", "previous_outbound_at"),
         migrator.drop_column("conversation", "touches_before_reply"),
         migrator.drop_column("conversation", "first_customer_reply_at"),
         migrator.drop_column("conversation", "first_outbound_at"),

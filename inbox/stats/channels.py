@@ -73,6 +73,11 @@ def _filtered(query, f: Filters, author=True):
     return query
 
 
+def _kinds(f: Filters) -> list[str]:
+    """The channels of the view."""
+    return [f.channel] if f.channel else list(CHANNEL_KINDS)
+
+
 def _not_lead_form():
     """Not a lead-form submission (those are leads coming in, not customers writing)."""
     ids = [i for (i,) in Channel.select(Channel.id).where(Channel.kind == leads.CHANNEL_KIND).tuples()]
@@ -113,7 +118,7 @@ def _facts(f: Filters) -> _Facts:
     # A count per measure and channel: each reads its stretch of the period index and
     # sorts nothing (grouping by channel would sort every message of the period).
     for i, measure in enumerate(measures):
-        for kind in (f.channel,) if f.channel else CHANNEL_KINDS:
+        for kind in _kinds(f):
             query = Message.select(fn.COUNT(Message.id)).where(
                 measure & _in_period(f) & (Message.channel_kind == kind) & not_lead_form
             )
@@ -128,11 +133,11 @@ def _facts(f: Filters) -> _Facts:
             responses[kind].append(seconds)
 
     won = _won_conversations()
-    wrote = {
-        (cid, kind): (first_out, first_reply, cid in won)
-        for cid, kind, first_out, first_reply in raw_rows(_customer_replies(f))
-        if kind in volume
-    }
+    wrote: dict[tuple[int, str], tuple[int, int | None, bool]] = {}
+    for cid, kind, first_out, first_reply in raw_rows(_customer_replies(f)):
+        # Two of our messages sent in the same second can both be the first.
+        if kind in volume and ((cid, kind) not in wrote or first_out < wrote[cid, kind][0]):
+            wrote[cid, kind] = (first_out, first_reply, cid in won)
     return _Facts(volume, responses, wrote)
 
 
@@ -163,27 +168,44 @@ def rows(f: Filters) -> list[ChannelRow]:
 def _won_conversations() -> set[int]:
     """The conversations of contacts won now (few: read once instead of per row)."""
     query = Conversation.select(Conversation.id).join(Contact).where(Contact.lead_status == "won")
-    return {cid for (cid,) in query.tuples()}
+    return {cid for (cid,) in raw_rows(query)}
 
 
 def _customer_replies(f: Filters):
     """(conversation, channel, our first message there in the period, the customer's
-    first message on that channel after it or None) per conversation and channel."""
-    # The customer's reply to each of our messages is stored with it (facts.py), and
-    # never earlier for a later message: the group's first reply is the smallest.
+    first message on that channel after it or None) per conversation and channel.
+
+    The customer's reply to each of our messages and our previous message on its
+    channel are stored with it (facts.py): our first messages of the period are those
+    whose previous one is older, a filter on the period index instead of a grouping.
+    With an agent filter they are the agent's first messages, found by grouping the
+    agent's messages of the period (a reply to an earlier message is never earlier, so
+    the group's first reply is its smallest)."""
     ours = (
+        (Message.direction == "out")
+        & Message.channel_kind.in_(_kinds(f))
+        & _in_period(f)
+        & (Message.status != "failed")
+    )
+    if not f.agent_id:
+        first = Message.previous_outbound_at.is_null() | (Message.previous_outbound_at < f.start_utc)
+        query = Message.select(
+            Message.conversation, Message.channel_kind, epoch(Message.sent_at), epoch(Message.customer_reply_at)
+        ).where(ours & first)
+        return _filtered(query, f)
+    grouped = (
         Message.select(
             Message.conversation.alias("cid"),
             Message.channel_kind.alias("kind"),
             fn.MIN(Message.sent_at).alias("first_out"),
             fn.MIN(Message.customer_reply_at).alias("first_reply"),
         )  # fmt: skip
-        .where((Message.direction == "out") & (Message.status != "failed") & _in_period(f))
+        .where(ours)
         .group_by(Message.conversation, Message.channel_kind)
     )
-    ours = _filtered(ours, f).cte("ours")
-    columns = (ours.c.cid, ours.c.kind, epoch(ours.c.first_out), epoch(ours.c.first_reply))
-    return ours.select_from(*columns).with_cte(ours)
+    agents = _filtered(grouped, f).cte("agents")
+    columns = (agents.c.cid, agents.c.kind, epoch(agents.c.first_out), epoch(agents.c.first_reply))
+    return agents.select_from(*columns).with_cte(agents)
 
 
 def report(f: Filters) -> ChannelReport:
@@ -205,7 +227,7 @@ def heatmap(f: Filters) -> list[list[int]]:
         .group_by(bucket)
     )
     clock = LocalClock(f.tz)
-    for quarter, count in _filtered(query, f, author=False).tuples():
+    for quarter, count in raw_rows(_filtered(query, f, author=False)):
         weekday, hour, _ = clock.at(int(quarter) * 900)
         grid[weekday][hour] += count
     return grid

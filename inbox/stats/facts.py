@@ -12,9 +12,9 @@ Per conversation, over the whole thread (never reset by a reopen, unlike
   auto-reply), on any channel;
 - ``touches_before_reply``: our messages before that reply (0 without one).
 
-Per outbound message, ``customer_reply_at``: the customer's first message on the same
-channel after it (not an auto-reply). It never decreases from one of our messages to the
-next on a channel, so the earliest of a group of our messages has the group's smallest.
+Per outbound message, on its channel: ``previous_outbound_at``, our message before it
+(not failed), so that our first message of a period is one whose previous one is older;
+and ``customer_reply_at``, the customer's first message after it (not an auto-reply).
 
 ``refresh()`` recomputes them from the messages; every writer of messages calls it for
 the conversations it touched: ``ingest()``, ``ingest_many()``, ``send()``, a delivery
@@ -27,8 +27,9 @@ from collections.abc import Iterable
 
 from peewee import Case, Expression, fn
 
-from ..db import is_postgres
+from ..db import is_postgres, write_transaction
 from ..models import Conversation, Message
+from .period import unindexed
 
 BATCH = 500
 
@@ -90,9 +91,19 @@ def _refresh(ids: list[int]) -> None:
         & (reply.channel_kind == Message.channel_kind)
         & (reply.sent_at > Message.sent_at)
     )
-    Message.update(customer_reply_at=answer).where(
-        Message.conversation.in_(ids) & (Message.direction == "out") & _differs(Message.customer_reply_at, answer)
-    ).execute()
+    previous = reply.select(fn.MAX(reply.sent_at)).where(
+        (reply.conversation == Message.conversation)
+        & (reply.direction == "out")
+        & (reply.status != "failed")
+        & (reply.channel_kind == Message.channel_kind)
+        & (reply.sent_at < Message.sent_at)
+    )
+    for column, value in ((Message.customer_reply_at, answer), (Message.previous_outbound_at, previous)):
+        # By the conversation index: the planner would take the period index for the
+        # equality on direction and read every message of ours.
+        Message.update({column: value}).where(
+            Message.conversation.in_(ids) & (unindexed(Message.direction) == "out") & _differs(column, value)
+        ).execute()
 
 
 def refresh_all(batch: int = 2000) -> int:
@@ -111,7 +122,7 @@ def refresh_all(batch: int = 2000) -> int:
         ]
         if not ids:
             return done
-        refresh(ids)
+        with write_transaction():
+            refresh(ids)
         done += len(ids)
         last = ids[-1]
-

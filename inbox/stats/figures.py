@@ -10,6 +10,8 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+import numpy as np
+
 
 @dataclass(frozen=True)
 class Summary:
@@ -34,15 +36,36 @@ class Summary:
         return cls(n, median, p90, sum(ordered) / n)
 
 
-def grouped_summaries(groups: Sequence[int], values: Sequence[float], count: int) -> list[Summary]:
+def grouped_summaries(groups: np.ndarray, values: np.ndarray, count: int) -> list[Summary]:
     """The summary of the ``values`` of each group ``0 .. count - 1``, where ``groups``
-    gives each value's group and ``values`` is in ascending order: each group's values
-    are taken in that order, so none of them needs sorting again."""
-    lists: list[list] = [[] for _ in range(count)]
-    appends = [ordered.append for ordered in lists]
-    for group, value in zip(groups, values, strict=True):
-        appends[group](value)
-    return [Summary.presorted(ordered) for ordered in lists]
+    gives each value's group and ``values`` (whole seconds) is in ascending order: a
+    stable sort by group keeps each group's values in that order, so none of them needs
+    sorting again."""
+    # A stable sort of 8- or 16-bit integers is a radix sort, several times faster.
+    order = np.argsort(groups.astype(np.min_scalar_type(count)), kind="stable")
+    return _run_summaries(values[order], np.bincount(groups, minlength=count))
+
+
+def _run_summaries(ordered: np.ndarray, counts: np.ndarray) -> list[Summary]:
+    """The summaries of consecutive runs of ``ordered`` (whole seconds), ``counts[i]``
+    values in the i-th, each run in ascending order."""
+    if not len(ordered):
+        return [Summary()] * len(counts)
+    ends = np.cumsum(counts)
+    starts = ends - counts
+    totals = np.concatenate(([0], np.cumsum(ordered)))
+
+    def nth(ranks: np.ndarray) -> list:
+        # Clipped: the ranks of an empty run point outside it, and are not used.
+        return ordered[np.clip(starts + ranks, 0, len(ordered) - 1)].tolist()
+
+    lows, highs = nth((counts - 1) // 2), nth(counts // 2)
+    p90s = nth(np.ceil(0.9 * counts).astype(np.intp) - 1)
+    sums = (totals[ends] - totals[starts]).tolist()
+    return [
+        Summary(n, high if n % 2 else (low + high) / 2, p90, total / n) if n else Summary()
+        for n, low, high, p90, total in zip(counts.tolist(), lows, highs, p90s, sums, strict=True)
+    ]
 
 
 def rate(part: int, whole: int) -> float | None:

@@ -186,11 +186,12 @@ def epoch(column):
 
 
 def unindexed(column):
-    """``column`` as an expression no index serves (``column + 0``, the same integer), for
-    a filter that must not draw SQLite's planner away from a period's range index: with
-    no ANALYZE statistics it takes any equality for the more selective, and would read
-    every message of an agent's whole history to find those of the period."""
-    return column + 0
+    """``column`` as an expression no index serves (SQLite's unary ``+``, the same value of
+    any type), for a filter that must not draw SQLite's planner away from a better index:
+    with no ANALYZE statistics it takes any equality for the more selective, and would
+    read every message of an agent's whole history to find those of the period.
+    PostgreSQL plans from statistics and gets the column as it is."""
+    return column if is_postgres() else NodeList((SQL("+"), column), glue="")
 
 
 def raw_rows(query) -> list[tuple]:
