@@ -1,5 +1,5 @@
 """Email, WhatsApp and SMS side by side for a period, and the weekday x hour heatmap of
-inbound volume.
+the same customer messages the table counts.
 
 Per channel: customer messages in (auto-replies and lead-form submissions excluded), our
 human replies and automatic messages out (not those that failed to send); our response time (human replies on that
@@ -11,6 +11,7 @@ it, to see what moving a team to WhatsApp did."""
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 
 from peewee import Value, fn
@@ -18,7 +19,7 @@ from peewee import Value, fn
 from .. import leads
 from ..models import CHANNEL_KINDS, Channel, Contact, Conversation, Message
 from .figures import Summary, rate
-from .period import Filters, LocalClock, epoch, raw_rows, unindexed
+from .period import INT, TEXT, Filters, LocalClock, columns, epoch, unindexed
 
 DAY = 24 * 3600
 
@@ -52,6 +53,7 @@ class ChannelRow:
 @dataclass
 class ChannelReport:
     rows: list[ChannelRow]
+    heatmap: list[list[int]]
     before: list[ChannelRow] | None = None
     after: list[ChannelRow] | None = None
 
@@ -94,6 +96,7 @@ class _Facts:
     volume: dict[str, list[int]]
     responses: dict[str, list[int]]
     wrote: dict[tuple[int, str], tuple[int, int | None, bool]]
+    grid: list[list[int]]  # customer messages by local weekday and hour
 
     def merged(self, later: _Facts) -> _Facts:
         """The facts of this period followed by ``later``'s: counts and response times add
@@ -103,6 +106,10 @@ class _Facts:
             {k: [a + b for a, b in zip(v, later.volume[k], strict=True)] for k, v in self.volume.items()},
             {k: v + later.responses[k] for k, v in self.responses.items()},
             {**later.wrote, **self.wrote},
+            [
+                [a + b for a, b in zip(mine, theirs, strict=True)]
+                for mine, theirs in zip(self.grid, later.grid, strict=True)
+            ],
         )
 
 
@@ -115,9 +122,13 @@ def _facts(f: Filters) -> _Facts:
     )
     volume = {kind: [0, 0, 0] for kind in CHANNEL_KINDS}
     not_lead_form = _not_lead_form()
+    inbound, grid = _customer_messages(f, not_lead_form)
+    for kind, count in inbound.items():
+        if kind in volume:
+            volume[kind][0] = count
     # A count per measure and channel: each reads its stretch of the period index and
     # sorts nothing (grouping by channel would sort every message of the period).
-    for i, measure in enumerate(measures):
+    for i, measure in enumerate(measures[1:], start=1):
         for kind in _kinds(f):
             query = Message.select(fn.COUNT(Message.id)).where(
                 measure & _in_period(f) & (Message.channel_kind == kind) & not_lead_form
@@ -128,17 +139,19 @@ def _facts(f: Filters) -> _Facts:
     replies = Message.select(Message.channel_kind, Message.response_seconds).where(
         Message.response_seconds.is_null(False) & _in_period(f)
     )
-    for kind, seconds in raw_rows(_filtered(replies, f)):
-        if kind in responses:
-            responses[kind].append(seconds)
+    appends = {kind: values.append for kind, values in responses.items()}
+    for kind, seconds in zip(*columns(_filtered(replies, f), (TEXT, INT)), strict=True):
+        if kind in appends:
+            appends[kind](seconds)
 
-    won = _won_conversations()
     wrote: dict[tuple[int, str], tuple[int, int | None, bool]] = {}
-    for cid, kind, first_out, first_reply in raw_rows(_customer_replies(f)):
+    for cid, kind, first_out, first_reply, won in zip(
+        *columns(_customer_replies(f), (INT, TEXT, INT, INT, INT)), strict=True
+    ):
         # Two of our messages sent in the same second can both be the first.
         if kind in volume and ((cid, kind) not in wrote or first_out < wrote[cid, kind][0]):
-            wrote[cid, kind] = (first_out, first_reply, cid in won)
-    return _Facts(volume, responses, wrote)
+            wrote[cid, kind] = (first_out, first_reply, bool(won))
+    return _Facts(volume, responses, wrote, grid)
 
 
 def _rows(facts: _Facts) -> list[ChannelRow]:
@@ -161,19 +174,16 @@ def _rows(facts: _Facts) -> list[ChannelRow]:
     return [out[kind] for kind in CHANNEL_KINDS]
 
 
-def rows(f: Filters) -> list[ChannelRow]:
-    return _rows(_facts(f))
-
-
-def _won_conversations() -> set[int]:
-    """The conversations of contacts won now (few: read once instead of per row)."""
-    query = Conversation.select(Conversation.id).join(Contact).where(Contact.lead_status == "won")
-    return {cid for (cid,) in raw_rows(query)}
+def _won_conversations():
+    """The conversations of contacts won now, as a subquery: SQLite builds its list once
+    instead of reading a conversation and a contact per row."""
+    return Conversation.select(Conversation.id).join(Contact).where(Contact.lead_status == "won")
 
 
 def _customer_replies(f: Filters):
     """(conversation, channel, our first message there in the period, the customer's
-    first message on that channel after it or None) per conversation and channel.
+    first message on that channel after it or None, whether the contact is won now) per
+    conversation and channel.
 
     The customer's reply to each of our messages and our previous message on its
     channel are stored with it (facts.py): our first messages of the period are those
@@ -190,8 +200,9 @@ def _customer_replies(f: Filters):
     if not f.agent_id:
         first = Message.previous_outbound_at.is_null() | (Message.previous_outbound_at < f.start_utc)
         query = Message.select(
-            Message.conversation, Message.channel_kind, epoch(Message.sent_at), epoch(Message.customer_reply_at)
-        ).where(ours & first)
+            Message.conversation, Message.channel_kind, epoch(Message.sent_at), epoch(Message.customer_reply_at),
+            Message.conversation.in_(_won_conversations()),
+        ).where(ours & first)  # fmt: skip
         return _filtered(query, f)
     grouped = (
         Message.select(
@@ -204,30 +215,34 @@ def _customer_replies(f: Filters):
         .group_by(Message.conversation, Message.channel_kind)
     )
     agents = _filtered(grouped, f).cte("agents")
-    columns = (agents.c.cid, agents.c.kind, epoch(agents.c.first_out), epoch(agents.c.first_reply))
-    return agents.select_from(*columns).with_cte(agents)
+    return agents.select_from(
+        agents.c.cid, agents.c.kind, epoch(agents.c.first_out), epoch(agents.c.first_reply),
+        agents.c.cid.in_(_won_conversations()),
+    ).with_cte(agents)  # fmt: skip
 
 
 def report(f: Filters) -> ChannelReport:
     halves = f.halves()
     if halves is None:
-        return ChannelReport(rows(f))
+        facts = _facts(f)
+        return ChannelReport(_rows(facts), facts.grid)
     # The period is the two halves one after the other: its figures come from theirs.
     before, after = (_facts(half) for half in halves)
-    return ChannelReport(_rows(before.merged(after)), _rows(before), _rows(after))
+    whole = before.merged(after)
+    return ChannelReport(_rows(whole), whole.grid, _rows(before), _rows(after))
+
+
+def _customer_messages(f: Filters, not_lead_form) -> tuple[Counter, list[list[int]]]:
+    """The customer messages of the period (no auto-replies, no lead-form submissions)
+    per channel, and by local weekday (rows, Monday first) and hour: one reading of the
+    period's inbound messages, as two columns (channel, quarter hour)."""
+    query = Message.select(Message.channel_kind, epoch(Message.sent_at) / 900).where(
+        (Message.direction == "in") & _in_period(f) & ~Message.auto_reply & not_lead_form
+    )  # quarter hours are integers on both databases
+    kinds, quarters = columns(_filtered(query, f, author=False), (TEXT, INT))
+    return Counter(kinds), LocalClock(f.tz).weekday_hour_counts(quarters)
 
 
 def heatmap(f: Filters) -> list[list[int]]:
     """Customer messages in the period by local weekday (rows, Monday first) and hour."""
-    grid = [[0] * 24 for _ in range(7)]
-    bucket = epoch(Message.sent_at) / 900  # integers: quarter hours on both databases
-    query = (
-        Message.select(bucket, fn.COUNT(Message.id))
-        .where((Message.direction == "in") & _in_period(f) & ~Message.auto_reply)
-        .group_by(bucket)
-    )
-    clock = LocalClock(f.tz)
-    for quarter, count in raw_rows(_filtered(query, f, author=False)):
-        weekday, hour, _ = clock.at(int(quarter) * 900)
-        grid[weekday][hour] += count
-    return grid
+    return _customer_messages(f, _not_lead_form())[1]

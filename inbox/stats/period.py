@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from zoneinfo import ZoneInfo
 
+import numpy as np
 from peewee import SQL, NodeList
 
 from .. import team
@@ -168,6 +169,17 @@ class LocalClock:
         if epoch is None:
             return ""
         return (_EPOCH_TIME + dt.timedelta(seconds=epoch + self.offset(epoch))).strftime("%Y-%m-%d %H:%M")
+
+    def weekday_hour_counts(self, quarters: list[int]) -> list[list[int]]:
+        """How many of ``quarters`` (epoch // 900) fall on each local weekday (rows, Monday
+        first) and hour: each distinct quarter hour is placed once."""
+        grid = np.zeros((7, 24), dtype=np.int64)
+        if quarters:
+            distinct, counts = np.unique(np.asarray(quarters, dtype=np.int64), return_counts=True)
+            offsets = np.fromiter((self.offset(q * 900) for q in distinct.tolist()), np.int64, len(distinct))
+            days, seconds = np.divmod(distinct * 900 + offsets, 86400)
+            np.add.at(grid, ((days + 3) % 7, seconds // 3600), counts)  # 1970-01-01 was a Thursday
+        return grid.tolist()
 
     @staticmethod
     def quarters(moments: list[int]) -> list[int]:

@@ -4,7 +4,7 @@ is a permalink (its filters are URL arguments) and every table downloads as CSV.
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, render_template, request, stream_with_context, url_for
+from flask import Blueprint, Response, abort, g, render_template, request, stream_with_context, url_for
 from flask_babel import gettext, lazy_gettext
 
 from .. import charts
@@ -30,8 +30,14 @@ def _filters() -> Filters:
 
 
 def _choices() -> dict:
-    sources = [s for (s,) in Contact.select(Contact.source).where(Contact.source != "").distinct().tuples()]
-    campaigns = [c for (c,) in Contact.select(Contact.campaign).where(Contact.campaign != "").distinct().tuples()]
+    pairs = list(
+        Contact.select(Contact.source, Contact.campaign)
+        .where((Contact.source != "") | (Contact.campaign != ""))
+        .distinct()
+        .tuples()
+    )  # one reading of the contacts for both menus
+    sources = {s for s, _ in pairs if s}
+    campaigns = {c for _, c in pairs if c}
     return {
         "agents": list(User.select(User.id, User.name).order_by(User.name).tuples()),
         "channels": [(k, str(CHANNEL_NAMES[k])) for k in CHANNEL_KINDS],
@@ -124,7 +130,7 @@ def funnel_page():
 def channels_page():
     f = _filters()
     report = channels.report(f)
-    grid = channels.heatmap(f)
+    grid = report.heatmap
     names = [str(CHANNEL_NAMES[r.channel]) for r in report.rows]
     volume = charts.bars(
         gettext("Volume by channel"), names,
@@ -152,7 +158,8 @@ def _tables_for(view: str, f: Filters) -> list[tables.Table]:
     if view == "funnel":
         return tables.funnel_tables(funnel.report(f))
     if view == "channels":
-        return tables.channel_tables(channels.report(f), channels.heatmap(f))
+        report = channels.report(f)
+        return tables.channel_tables(report, report.heatmap)
     abort(404)
 
 
@@ -187,19 +194,37 @@ def stats_url(view: str, f: Filters, **override) -> str:
     return url_for(f"stats.{view}_page", **f.args(**override))
 
 
+def _duration_patterns() -> dict[str, str]:
+    """The translated patterns of durations, looked up once per request: a table of a
+    period has thousands of cells."""
+    if "stat_patterns" not in g:
+        g.stat_patterns = {
+            "s": gettext("%(s)s s"), "m": gettext("%(m)s min"), "hm": gettext("%(h)s h %(m)s min"),
+            "dh": gettext("%(d)s d %(h)s h"), "minutes": gettext("%(n)s minutes"),
+        }  # fmt: skip
+    return g.stat_patterns
+
+
+@bp.app_template_global()
+def stat_title(value, kind: str) -> str:
+    """The exact figure behind a rounded cell (minutes), for its tooltip; "" otherwise."""
+    return _duration_patterns()["minutes"] % {"n": value} if kind == "minutes" and value is not None else ""
+
+
 @bp.app_template_global()
 def stat_value(value, kind: str) -> str:
     """A table cell as the page shows it; the CSV has the plain number."""
     if value is None:
         return "–"
     if kind == "minutes":
+        patterns = _duration_patterns()
         minutes = round(value)
         if minutes < 60:
-            return gettext("%(m)s min", m=minutes) if minutes >= 1 else gettext("%(s)s s", s=round(value * 60))
+            return patterns["m"] % {"m": minutes} if minutes >= 1 else patterns["s"] % {"s": round(value * 60)}
         hours, minutes = divmod(minutes, 60)
         if hours < 48:
-            return gettext("%(h)s h %(m)s min", h=hours, m=minutes)
-        return gettext("%(d)s d %(h)s h", d=hours // 24, h=hours % 24)
+            return patterns["hm"] % {"h": hours, "m": minutes}
+        return patterns["dh"] % {"d": hours // 24, "h": hours % 24}
     if kind == "percent":
         return f"{value:.1f} %"
     if kind == "number":
