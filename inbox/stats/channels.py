@@ -14,12 +14,12 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
-from peewee import Value, fn
+from peewee import SQL, Value, fn
 
 from .. import leads
 from ..models import CHANNEL_KINDS, Channel, Contact, Conversation, Message
 from .figures import Summary, rate
-from .period import INT, TEXT, Filters, LocalClock, columns, epoch, unindexed
+from .period import INT, TEXT, Filters, LocalClock, columns, epoch, raw_rows, unindexed
 
 DAY = 24 * 3600
 
@@ -126,14 +126,14 @@ def _facts(f: Filters) -> _Facts:
     for kind, count in inbound.items():
         if kind in volume:
             volume[kind][0] = count
-    # A count per measure and channel: each reads its stretch of the period index and
-    # sorts nothing (grouping by channel would sort every message of the period).
-    for i, measure in enumerate(measures[1:], start=1):
-        for kind in _kinds(f):
-            query = Message.select(fn.COUNT(Message.id)).where(
-                measure & _in_period(f) & (Message.channel_kind == kind) & not_lead_form
-            )
-            volume[kind][i] = _filtered(query, f, author=False).scalar() or 0
+    # Every count of ours in one reading of the period (a filtered count per measure and
+    # channel, which sorts nothing, where grouping by channel would sort every message).
+    counted = [(i, kind) for i in (1, 2) for kind in _kinds(f)]
+    query = Message.select(
+        *(fn.COUNT(SQL("*")).filter((Message.channel_kind == kind) & measures[i]) for i, kind in counted)
+    ).where((Message.direction == "out") & _in_period(f) & not_lead_form)
+    for (i, kind), count in zip(counted, raw_rows(_filtered(query, f, author=False))[0], strict=True):
+        volume[kind][i] = count or 0
 
     responses: dict[str, list[int]] = {kind: [] for kind in CHANNEL_KINDS}
     replies = Message.select(Message.channel_kind, Message.response_seconds).where(
