@@ -10,7 +10,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from zoneinfo import ZoneInfo
 
-import numpy as np
 from peewee import SQL, NodeList
 
 from .. import team
@@ -173,6 +172,8 @@ class LocalClock:
     def weekday_hour_counts(self, quarters: list[int]) -> list[list[int]]:
         """How many of ``quarters`` (epoch // 900) fall on each local weekday (rows, Monday
         first) and hour: each distinct quarter hour is placed once."""
+        import numpy as np  # noqa: PLC0415  (the worker, which imports this module, never needs it)
+
         grid = np.zeros((7, 24), dtype=np.int64)
         if quarters:
             distinct, counts = np.unique(np.asarray(quarters, dtype=np.int64), return_counts=True)
