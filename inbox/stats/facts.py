@@ -52,6 +52,11 @@ def _differs(column, value):
     return Expression(column, "IS DISTINCT FROM" if is_postgres() else "IS NOT", value)
 
 
+def _set(column, value, rows) -> None:
+    """``column = value`` on ``rows``, writing only those where it changes."""
+    column.model.update({column: value}).where(rows & _differs(column, value)).execute()
+
+
 def refresh(conversation_ids: Iterable[int]) -> None:
     """Recompute the facts of these conversations and of their outbound messages."""
     ids = sorted({i for i in conversation_ids if i is not None})
@@ -70,9 +75,8 @@ def _refresh(ids: list[int]) -> None:
 
     customer = (reply.conversation == Conversation.id) & (reply.direction == "in") & ~reply.auto_reply
     first_reply = reply.select(fn.MIN(reply.sent_at)).where(customer & (reply.sent_at > Conversation.first_outbound_at))
-    Conversation.update(first_customer_reply_at=first_reply).where(
-        Conversation.id.in_(ids) & _differs(Conversation.first_customer_reply_at, first_reply)
-    ).execute()
+    conversations = Conversation.id.in_(ids)
+    _set(Conversation.first_customer_reply_at, first_reply, conversations)
     touches = reply.select(fn.COUNT(reply.id)).where(
         (reply.conversation == Conversation.id)
         & (reply.direction == "out")
@@ -80,9 +84,7 @@ def _refresh(ids: list[int]) -> None:
         & (reply.sent_at < Conversation.first_customer_reply_at)
     )
     count = Case(None, [(Conversation.first_customer_reply_at.is_null(False), touches)], 0)
-    Conversation.update(touches_before_reply=count).where(
-        Conversation.id.in_(ids) & _differs(Conversation.touches_before_reply, count)
-    ).execute()
+    _set(Conversation.touches_before_reply, count, conversations)
 
     answer = reply.select(fn.MIN(reply.sent_at)).where(
         (reply.conversation == Message.conversation)
@@ -98,12 +100,11 @@ def _refresh(ids: list[int]) -> None:
         & (reply.channel_kind == Message.channel_kind)
         & (reply.sent_at < Message.sent_at)
     )
-    for column, value in ((Message.customer_reply_at, answer), (Message.previous_outbound_at, previous)):
-        # By the conversation index: the planner would take the period index for the
-        # equality on direction and read every message of ours.
-        Message.update({column: value}).where(
-            Message.conversation.in_(ids) & (unindexed(Message.direction) == "out") & _differs(column, value)
-        ).execute()
+    # By the conversation index: the planner would take the period index for the equality
+    # on direction and read every message of ours.
+    ours = Message.conversation.in_(ids) & (unindexed(Message.direction) == "out")
+    _set(Message.customer_reply_at, answer, ours)
+    _set(Message.previous_outbound_at, previous, ours)
 
 
 def refresh_all(batch: int = 2000) -> int:
