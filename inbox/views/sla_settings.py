@@ -1,4 +1,4 @@
-"""Settings > Response times (managers and admins): the SLA policy (reply targets per lead
+"""Settings > Reply targets (managers and admins): the SLA policy (reply targets per lead
 status and/or channel, business hours, holidays, time zone), the follow-up cadence and
 the new-lead automation. All of it is stored with ``team.put``.
 
