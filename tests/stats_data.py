@@ -15,6 +15,8 @@ from inbox.ingest import InboundMessage, ingest
 from inbox.models import Channel, Contact, Conversation, Message, User
 from inbox.stats.period import Filters
 
+from .factories import make_channel, make_user
+
 SEOUL = ZoneInfo("Asia/Seoul")
 NEW_YORK = ZoneInfo("America/New_York")
 MINUTE = 60
@@ -38,6 +40,14 @@ def period(start: str, end: str, tz: ZoneInfo = SEOUL, **kw) -> Filters:
 
 
 # --- writing the data ----------------------------------------------------------------------
+
+
+def team_and_channels() -> tuple[User, User, User, Channel, Channel]:
+    """Agents Kim and Lee, Manager Park, an email channel and a Twilio channel."""
+    kim = make_user("agent", "Agent Kim")
+    lee = make_user("agent", "Agent Lee")
+    boss = make_user("manager", "Manager Park")
+    return kim, lee, boss, make_channel("email"), make_channel("twilio")
 
 
 def customer_writes(

@@ -12,7 +12,7 @@ import pytest
 from inbox import leads
 from inbox.stats import channels
 
-from .factories import make_channel, make_user
+from .factories import make_channel
 from .stats_data import (
     DAY,
     HOUR,
@@ -26,6 +26,7 @@ from .stats_data import (
     period,
     seconds,
     summary,
+    team_and_channels,
     we_send,
 )
 from .test_routes import _english_and_fast_hashes
@@ -41,11 +42,7 @@ def at(day: str, time: str):
 
 @pytest.fixture
 def week():
-    kim = make_user("agent", "Agent Kim")
-    lee = make_user("agent", "Agent Lee")
-    boss = make_user("manager", "Manager Park")
-    mail = make_channel("email")
-    phone = make_channel("twilio")
+    kim, lee, boss, mail, phone = team_and_channels()
 
     # E1 (email): Monday 09:00, Kim 09:30, the customer writes back 11:30; won.
     m = customer_writes(mail, at("2026-03-02", "09:00"), "e1@example.com")

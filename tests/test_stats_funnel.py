@@ -24,6 +24,7 @@ from .stats_data import (
     local,
     percent,
     period,
+    team_and_channels,
     we_send,
 )
 from .test_routes import _english_and_fast_hashes
@@ -76,11 +77,7 @@ def row_for(leads: list[Lead]) -> dict:
 @pytest.fixture
 def week():
     """Leads of the week of Monday 2026-03-02 in Seoul, and a few just outside it."""
-    kim = make_user("agent", "Agent Kim")
-    lee = make_user("agent", "Agent Lee")
-    boss = make_user("manager", "Manager Park")
-    mail = make_channel("email")
-    phone = make_channel("twilio")
+    kim, lee, boss, mail, phone = team_and_channels()
     leads: dict[str, Lead] = {}
 
     def arrives(at, address, channel=mail, kind=None):

@@ -35,6 +35,7 @@ from .stats_data import (
     period,
     seconds,
     summary,
+    team_and_channels,
     we_send,
 )
 from .test_routes import _english_and_fast_hashes
@@ -95,11 +96,7 @@ def got(stats: replies.ResponseStats) -> dict:
 @pytest.fixture
 def week():
     """Two weeks from Monday 2026-03-02 in Seoul. Returns (agents by name, replies)."""
-    kim = make_user("agent", "Agent Kim")
-    lee = make_user("agent", "Agent Lee")
-    boss = make_user("manager", "Manager Park")
-    mail = make_channel("email")
-    phone = make_channel("twilio")
+    kim, lee, boss, mail, phone = team_and_channels()
     rows: list[Reply] = []
 
     # c1: a new lead by email, assigned to Lee, answered by Kim. A note and an automatic
