@@ -5,6 +5,7 @@ must run before anything from ``inbox`` or ``tasks`` is imported."""
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 from pathlib import Path
@@ -40,3 +41,18 @@ def rss_kib() -> dict[str, int]:
             if key in ("VmRSS", "VmHWM", "RssAnon", "RssFile"):
                 found[key] = int(value.split()[0])
     return found
+
+
+def dataset_parser(prog: str, doc: str) -> argparse.ArgumentParser:
+    """The argument parser of a script that reads the dataset ``generate.py`` made: its
+    help from the module docstring ``doc`` (first paragraph, then the rest), and --dir."""
+    parser = argparse.ArgumentParser(
+        prog=prog,
+        description=doc.split("\n\n")[0],
+        epilog=doc.split("\n\n", 1)[1],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--dir", default=DEFAULT_DIR, help=f"dataset directory made by generate.py (default {DEFAULT_DIR})"
+    )
+    return parser

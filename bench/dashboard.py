@@ -39,7 +39,6 @@ Examples:
 
 from __future__ import annotations
 
-import argparse
 import cProfile
 import datetime as dt
 import html
@@ -57,7 +56,7 @@ from urllib.parse import urlencode
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import DB_FILE, DEFAULT_DIR, META_FILE, PASSWORD, configure, rss_kib
+from bench.common import DB_FILE, META_FILE, PASSWORD, configure, dataset_parser, rss_kib
 from bench.run import QueryLog, percentile
 
 KINDS = ("domain", "http", "export")
@@ -111,15 +110,7 @@ class Server:
 
 
 def _parse(argv):
-    parser = argparse.ArgumentParser(
-        prog="bench/dashboard.py",
-        description=__doc__.split("\n\n")[0],
-        epilog=__doc__.split("\n\n", 1)[1],
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument(
-        "--dir", default=DEFAULT_DIR, help=f"dataset directory made by generate.py (default {DEFAULT_DIR})"
-    )
+    parser = dataset_parser("bench/dashboard.py", __doc__)
     parser.add_argument("--runs", type=int, default=20, help="measured rounds of every report and page (default 20)")
     parser.add_argument("--export-runs", type=int, default=3, help="measured rounds of every export (default 3)")
     parser.add_argument("--warmup", type=int, default=1, help="unmeasured rounds first (default 1)")

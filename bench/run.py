@@ -32,7 +32,6 @@ Examples:
 
 from __future__ import annotations
 
-import argparse
 import cProfile
 import datetime as dt
 import html
@@ -53,7 +52,7 @@ from urllib.parse import urlencode
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import DB_FILE, DEFAULT_DIR, META_FILE, configure, rss_kib
+from bench.common import DB_FILE, META_FILE, configure, dataset_parser, rss_kib
 
 KINDS = ("list", "conversation", "search", "poll")
 TARGET_MS = {"list": 50.0, "conversation": 50.0, "search": 150.0}  # poll: no target, shown for information
@@ -104,15 +103,7 @@ def percentile(values: list[float], pct: float) -> float:
 
 
 def _parse(argv):
-    parser = argparse.ArgumentParser(
-        prog="bench/run.py",
-        description=__doc__.split("\n\n")[0],
-        epilog=__doc__.split("\n\n", 1)[1],
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument(
-        "--dir", default=DEFAULT_DIR, help=f"dataset directory made by generate.py (default {DEFAULT_DIR})"
-    )
+    parser = dataset_parser("bench/run.py", __doc__)
     parser.add_argument("--runs", type=int, default=50, help="measured rounds over every page (default 50)")
     parser.add_argument("--warmup", type=int, default=2, help="unmeasured rounds first (default 2)")
     parser.add_argument("--kinds", default=",".join(KINDS), help="page kinds to run, comma-separated (default all)")
