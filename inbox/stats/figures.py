@@ -9,8 +9,10 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import numpy as np
+if TYPE_CHECKING:
+    import numpy as np
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,8 @@ def grouped_summaries(groups: np.ndarray, values: np.ndarray, count: int) -> lis
     gives each value's group and ``values`` (whole seconds) is in ascending order: a
     stable sort by group keeps each group's values in that order, so none of them needs
     sorting again."""
+    import numpy as np  # noqa: PLC0415  (loaded with the first report, not with the app)
+
     # A stable sort of 8- or 16-bit integers is a radix sort, several times faster.
     order = np.argsort(groups.astype(np.min_scalar_type(count)), kind="stable")
     return _run_summaries(values[order], np.bincount(groups, minlength=count))
@@ -49,6 +53,8 @@ def grouped_summaries(groups: np.ndarray, values: np.ndarray, count: int) -> lis
 def _run_summaries(ordered: np.ndarray, counts: np.ndarray) -> list[Summary]:
     """The summaries of consecutive runs of ``ordered`` (whole seconds), ``counts[i]``
     values in the i-th, each run in ascending order."""
+    import numpy as np  # noqa: PLC0415  (loaded with the first report, not with the app)
+
     if not len(ordered):
         return [Summary()] * len(counts)
     ends = np.cumsum(counts)

@@ -172,7 +172,7 @@ class LocalClock:
     def weekday_hour_counts(self, quarters: list[int]) -> list[list[int]]:
         """How many of ``quarters`` (epoch // 900) fall on each local weekday (rows, Monday
         first) and hour: each distinct quarter hour is placed once."""
-        import numpy as np  # noqa: PLC0415  (the worker, which imports this module, never needs it)
+        import numpy as np  # noqa: PLC0415  (loaded with the first report, not with the app)
 
         grid = np.zeros((7, 24), dtype=np.int64)
         if quarters:

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-import numpy as np
 from peewee import JOIN
 
 from .. import sla
@@ -23,6 +23,9 @@ from ..db import write_transaction
 from ..models import Contact, Conversation, Message, User
 from .figures import Summary, grouped_summaries, rate
 from .period import INT, TEXT, Filters, LocalClock, columns, epoch, unindexed
+
+if TYPE_CHECKING:
+    import numpy as np
 
 _EPOCH_DAY = dt.date(1970, 1, 1)
 
@@ -91,6 +94,8 @@ def replies_query(f: Filters):
 
 
 def report(f: Filters) -> ResponseReport:
+    import numpy as np  # noqa: PLC0415  (loaded with the first report, not with the app)
+
     clock = LocalClock(f.tz)
     sent, seconds, business, met, first, author, channel, source, campaign = columns(
         replies_query(f), (INT, INT, INT, INT, INT, INT, TEXT, TEXT, TEXT)
@@ -163,6 +168,8 @@ def _distinct(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``np.unique(values, return_inverse=True)`` for integers within a narrow range (the
     quarter hours of a period and of the waits before it), by a table of that range
     rather than by sorting."""
+    import numpy as np  # noqa: PLC0415  (loaded with the first report, not with the app)
+
     if not len(values):
         return values, values
     low = values.min()
