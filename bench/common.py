@@ -6,6 +6,7 @@ must run before anything from ``inbox`` or ``tasks`` is imported."""
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from pathlib import Path
@@ -56,3 +57,17 @@ def dataset_parser(prog: str, doc: str) -> argparse.ArgumentParser:
         "--dir", default=DEFAULT_DIR, help=f"dataset directory made by generate.py (default {DEFAULT_DIR})"
     )
     return parser
+
+
+def open_dataset(data_dir: str | Path) -> tuple[Path, dict] | None:
+    """The dataset directory and its description (``generate.py``'s meta file), with
+    the settings pointed at it (``configure``); None, with the reason printed, when
+    there is no dataset there."""
+    path = Path(data_dir).resolve()
+    meta_path = path / META_FILE
+    if not (path / DB_FILE).exists() or not meta_path.exists():
+        print(f"no dataset in {path}: run bench/generate.py --dir {path} first", file=sys.stderr)
+        return None
+    meta = json.loads(meta_path.read_text())
+    configure(path)
+    return path, meta

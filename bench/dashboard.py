@@ -56,7 +56,7 @@ from urllib.parse import urlencode
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import DB_FILE, META_FILE, PASSWORD, configure, dataset_parser, rss_kib
+from bench.common import DB_FILE, PASSWORD, dataset_parser, open_dataset, rss_kib
 from bench.run import QueryLog, percentile
 
 KINDS = ("domain", "http", "export")
@@ -371,13 +371,10 @@ def _verdict(p95: float, cpu_p95: float) -> str:
 
 def main(argv=None) -> int:
     args = _parse(argv)
-    path = Path(args.dir).resolve()
-    meta_path = path / META_FILE
-    if not (path / DB_FILE).exists() or not meta_path.exists():
-        print(f"no dataset in {path}: run bench/generate.py --dir {path} first", file=sys.stderr)
+    dataset = open_dataset(args.dir)
+    if dataset is None:
         return 2
-    meta = json.loads(meta_path.read_text())
-    configure(path)
+    path, meta = dataset
     rss_start = rss_kib()
 
     import tasks  # noqa: F401  (the views import it; settings are read at import)

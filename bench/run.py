@@ -52,7 +52,7 @@ from urllib.parse import urlencode
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import DB_FILE, META_FILE, configure, dataset_parser, rss_kib
+from bench.common import DB_FILE, dataset_parser, open_dataset, rss_kib
 
 KINDS = ("list", "conversation", "search", "poll")
 TARGET_MS = {"list": 50.0, "conversation": 50.0, "search": 150.0}  # poll: no target, shown for information
@@ -215,13 +215,10 @@ def _explain(database, statements) -> None:
 
 def main(argv=None) -> int:
     args = _parse(argv)
-    path = Path(args.dir).resolve()
-    meta_path = path / META_FILE
-    if not (path / DB_FILE).exists() or not meta_path.exists():
-        print(f"no dataset in {path}: run bench/generate.py --dir {path} first", file=sys.stderr)
+    dataset = open_dataset(args.dir)
+    if dataset is None:
         return 2
-    meta = json.loads(meta_path.read_text())
-    configure(path)
+    path, meta = dataset
     rss_start = rss_kib()
 
     db_module = importlib.import_module("inbox.db")

@@ -51,7 +51,8 @@ def refresh(conversation_ids: Iterable[int]) -> None:
 
 @cache
 def _statements(postgres: bool) -> list[tuple[str, list]]:
-    """The updates of one conversation's facts, as (SQL, parameters) built once: peewee
+    """The updates of the facts of a list of conversations, as (SQL, parameters) built
+    once, the list being one parameter (``_IDS``): peewee
     takes several times longer to build these statements than the database takes to
     run them, and they run for every message written. In order: the conversation's
     first messages, then the customer's first reply after ours (which reads them), then

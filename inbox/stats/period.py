@@ -8,6 +8,7 @@ import json
 import sqlite3
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from peewee import SQL, NodeList
@@ -16,9 +17,12 @@ from .. import team
 from ..db import is_postgres, utcnow
 from ..models import CHANNEL_KINDS, Contact
 
+if TYPE_CHECKING:
+    import numpy as np
+
 PRESETS = (7, 30, 90, 365)
 _EPOCH_TIME = dt.datetime(1970, 1, 1)
-_EPOCH_DAY = dt.date(1970, 1, 1)
+EPOCH_DAY = dt.date(1970, 1, 1)
 DEFAULT_DAYS = 30
 MAX_DAYS = 3 * 366
 
@@ -123,17 +127,15 @@ class Filters:
 
 
 class LocalClock:
-    """Local weekday, hour and week of epoch seconds, worked out once per quarter hour
-    (exact for every time zone offset in use): the same few thousand quarter hours come
-    back for tens of thousands of rows. The offset from UTC is looked up once per UTC
-    hour, and per quarter hour in the hours when it changes (no time zone changes it
-    twice within an hour)."""
+    """Local time of epoch seconds in a time zone, worked out per quarter hour (exact for
+    every time zone offset in use): the same few thousand quarter hours come back for
+    tens of thousands of rows. The offset from UTC is looked up once per UTC hour, and
+    per quarter hour in the hours when it changes (no time zone changes it twice within
+    an hour)."""
 
     def __init__(self, tz: ZoneInfo):
         self.tz = tz
-        self._quarters: dict[int, tuple[int, int, dt.date]] = {}
         self._hours: dict[int, int | None] = {}
-        self._mondays: dict[int, dt.date] = {}
 
     def _offset(self, epoch: int) -> int:
         moment = dt.datetime.fromtimestamp(epoch, self.tz)
@@ -150,42 +152,32 @@ class LocalClock:
             self._hours[hour] = offset
         return self._offset(epoch // 900 * 900) if offset is None else offset
 
-    def at(self, epoch: int) -> tuple[int, int, dt.date]:
-        """(weekday 0 = Monday, hour, Monday of the week) in local time."""
-        key = epoch // 900
-        found = self._quarters.get(key)
-        if found is None:
-            days, seconds = divmod(key * 900 + self.offset(key * 900), 86400)
-            weekday = (days + 3) % 7  # 1970-01-01 was a Thursday
-            monday = self._mondays.get(days - weekday)
-            if monday is None:
-                monday = self._mondays[days - weekday] = _EPOCH_DAY + dt.timedelta(days=days - weekday)
-            found = self._quarters[key] = (weekday, seconds // 3600, monday)
-        return found
-
     def text(self, epoch: int | None) -> str:
         """ "YYYY-MM-DD HH:MM" in local time; "" for None."""
         if epoch is None:
             return ""
         return (_EPOCH_TIME + dt.timedelta(seconds=epoch + self.offset(epoch))).strftime("%Y-%m-%d %H:%M")
 
+    def calendar(self, quarters: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """For each quarter hour (epoch // 900, best given once each): the local day (days
+        since 1970-01-01), weekday (0 = Monday) and hour."""
+        import numpy as np  # noqa: PLC0415  (loaded with the first report, not with the app)
+
+        offsets = np.fromiter((self.offset(q * 900) for q in quarters.tolist()), np.int64, len(quarters))
+        days, seconds = np.divmod(quarters * 900 + offsets, 86400)
+        return days, (days + 3) % 7, seconds // 3600  # 1970-01-01 was a Thursday
+
     def weekday_hour_counts(self, quarters: list[int]) -> list[list[int]]:
         """How many of ``quarters`` (epoch // 900) fall on each local weekday (rows, Monday
-        first) and hour: each distinct quarter hour is placed once."""
+        first) and hour."""
         import numpy as np  # noqa: PLC0415  (loaded with the first report, not with the app)
 
         grid = np.zeros((7, 24), dtype=np.int64)
         if quarters:
             distinct, counts = np.unique(np.asarray(quarters, dtype=np.int64), return_counts=True)
-            offsets = np.fromiter((self.offset(q * 900) for q in distinct.tolist()), np.int64, len(distinct))
-            days, seconds = np.divmod(distinct * 900 + offsets, 86400)
-            np.add.at(grid, ((days + 3) % 7, seconds // 3600), counts)  # 1970-01-01 was a Thursday
+            _, weekdays, hours = self.calendar(distinct)
+            np.add.at(grid, (weekdays, hours), counts)
         return grid.tolist()
-
-    @staticmethod
-    def quarters(moments: list[int]) -> list[int]:
-        """The quarter hour (epoch // 900) of every epoch: ``at`` is the same throughout one."""
-        return list(map((900).__rfloordiv__, moments))
 
 
 def epoch(column):
