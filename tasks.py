@@ -13,13 +13,12 @@ import logging
 from huey import crontab
 from huey.exceptions import TaskLockedException
 
-from inbox import cadence, conversations, leads, outbound, polling, reminders, settings, sla, users  # noqa: F401
+from inbox import automation, conversations, outbound, polling, settings, sla, users
 from inbox.channels import TransientChannelError
 from inbox.db import db, init_db
 from inbox.queue import huey
 
 log = logging.getLogger("inbox.tasks")
-# cadence and leads register their follow-up handlers with reminders.sweep when imported.
 
 if db.obj is None:
     init_db(settings.database_url())
@@ -70,7 +69,7 @@ def wake_snoozed() -> int:
 def sweep_timers() -> dict:
     """Fire due reminders and follow-ups, notify SLA breaches. Each item is claimed by a
     conditional update, so overlapping sweeps (several consumers) fire it once."""
-    return {"reminders": reminders.sweep(), **sla.sweep()}
+    return {"reminders": automation.sweep_followups(), **sla.sweep()}
 
 
 @huey.periodic_task(crontab(minute="*/15"))

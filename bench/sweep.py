@@ -8,7 +8,7 @@ were notified (and escalated) long ago, a few hundred breached just now, and a f
 still inside their target.
 
 Then it runs --sweeps rounds one simulated minute apart, the way the sweep_timers task
-runs every minute. Each round calls reminders.sweep(now) and then sla.sweep(now). For
+runs every minute. Each round calls automation.sweep_followups(now) and then sla.sweep(now). For
 each call it prints the wall time, the CPU time and the number of SQL statements
 (peewee's execute_sql calls). The first round fires what is due. The following rounds
 show the steady cost, which must not grow with the number of follow-ups that are not
@@ -234,7 +234,6 @@ def main(argv=None) -> int:
         shutil.rmtree(data_dir)
     configure(data_dir)
 
-    from inbox import cadence as _cadence  # noqa: F401  (registers the cadence handlers, as the worker must)
     from inbox import reminders, schema, sla
     from inbox.db import db, init_db, utcnow
     from inbox.models import Message, Notification

@@ -63,8 +63,3 @@ def create_app(config: dict | None = None) -> Flask:
     csrf.exempt(webhooks.bp)  # provider-signed instead
     csrf.exempt(leads_api.bp)  # a lead source's bearer token instead
     return app
-
-
-# The new-lead follow-ups (acknowledgement, reminders, re-engagement) register their
-# handlers with the reminders sweep on import: the task consumer needs them too.
-from . import leads  # noqa: E402, F401

@@ -25,6 +25,12 @@ def keyword(text: str) -> str | None:
     return None
 
 
+def is_keyword(kind: str, text: str) -> bool:
+    """A carrier keyword (STOP, START) on SMS or WhatsApp: an instruction, not a message
+    anybody answers."""
+    return kind in ("sms", "whatsapp") and keyword(text) is not None
+
+
 def _field(kind: str) -> str:
     return "whatsapp_opted_out_at" if kind == "whatsapp" else "sms_opted_out_at"
 

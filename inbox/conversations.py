@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 
-from . import audit, notifications, search
+from . import audit, notifications, reminders, search
 from .db import utcnow, write_transaction
 from .i18n import N_, UserFacingError
 from .models import Conversation, Message, User
@@ -54,6 +54,9 @@ def close(conv: Conversation, actor: User) -> None:
         conv.snoozed_until = None
         _touch(conv)
         audit.record(actor, "closed", conv, conversation=conv, before={"state": before})
+        # Closed is done: nothing automatic is planned for it any more (a customer who
+        # writes again reopens it and starts over).
+        reminders.cancel_pending(conv.id, reminders.AUTOMATIC_KINDS)
 
 
 def reopen(conv: Conversation, actor: User) -> None:

@@ -81,6 +81,19 @@ def is_postgres() -> bool:
     return isinstance(db.obj, PostgresqlDatabase)
 
 
+_clock = None
+
+
+def set_clock(clock) -> None:
+    """Make ``utcnow()`` read ``clock()`` (a naive UTC datetime) instead of the system
+    clock, or the system clock again with None. For simulations that move time on:
+    every timestamp the product writes and every due time it compares comes from here."""
+    global _clock
+    _clock = clock
+
+
 def utcnow() -> dt.datetime:
     """Naive UTC: every timestamp in the database is UTC without tzinfo."""
+    if _clock is not None:
+        return _clock()
     return dt.datetime.now(dt.UTC).replace(tzinfo=None)

@@ -1,7 +1,8 @@
 """Demo data: a believable Korean/English team and customers on email, WhatsApp and SMS,
 with conversations waiting, snoozed and closed, so a first run shows a living product.
 
-Everything goes through the same ``ingest()`` and ``send()`` a real channel uses."""
+Everything goes through the same ``ingest()`` and ``send()`` a real channel uses; the
+current customers' replies through ``automation.reply()``, so they have a follow-up plan."""
 
 from __future__ import annotations
 
@@ -9,10 +10,10 @@ import datetime as dt
 import random
 import secrets
 
-from . import canned, contacts, conversations, outbound, reminders, users
+from . import automation, canned, contacts, conversations, outbound, users
 from .db import db, utcnow
 from .ingest import InboundMessage, ingest
-from .models import Channel, Contact, FollowUp, Message, Template, User
+from .models import Channel, Contact, Message, Template, User
 
 TEAM = [
     ("관리자", "admin@example.com", "admin", "ko"),
@@ -127,8 +128,6 @@ def _history(rng: random.Random, manager: User, agents: list[User], channels: di
             conversations.close(conv, agent)
         else:
             contacts.update(contact, agent, lead_status="contacted")
-        # History, not work to do: no follow-ups for these.
-        reminders.cancel_pending(conv.id, tuple({k for (k,) in FollowUp.select(FollowUp.kind).tuples()}))
         Contact.update(created_at=min(start, contact.created_at)).where(Contact.id == contact.id).execute()
 
 
@@ -182,7 +181,7 @@ def load(admin_password: str | None = None, seed: int = 7) -> dict:
                 conversations.assign(conv, manager, assignee)
             if status in ("contacted", "won", "dormant"):
                 first = msgs[-1][0]
-                reply = outbound.send(
+                reply = automation.reply(
                     conv, kind=kind, author=assignee or manager,
                     text="확인했습니다. 곧 자세히 안내드리겠습니다." if contact.name[0] >= "가" else "Thanks! I'll get back to you with details shortly.",
                     at=now - dt.timedelta(minutes=max(first - rng.randint(5, 90), 1)),

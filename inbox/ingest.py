@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from peewee import IntegrityError, __exception_wrapper__
 
-from . import audit, automation, consent, search
+from . import audit, consent, search
 from .db import db, is_sqlite, utcnow, write_transaction
 from .identities import InvalidIdentity, normalise_email, provider_phone
 from .models import (
@@ -66,6 +66,18 @@ class InboundMessage:
 class IngestResult:
     message: Message
     created: bool
+    new_contact: bool = False  # the message made its sender a new contact
+
+
+@dataclass
+class BatchResult:
+    stored: int  # new messages
+    first_customer_message: dict[int, int]  # conversation id -> its first new customer message
+    new_contact_conversations: set[int]  # conversations of contacts the batch created
+
+    def new_leads(self) -> dict[int, int]:
+        """The first customer message of each contact the batch created."""
+        return {c: m for c, m in self.first_customer_message.items() if c in self.new_contact_conversations}
 
 
 def ingest(inbound: InboundMessage, channel: Channel | None = None) -> IngestResult:
@@ -96,7 +108,7 @@ def _ingest(inbound: InboundMessage, channel: Channel | None = None) -> IngestRe
 
     if channel is None or channel.id != inbound.channel_id:
         channel = Channel.get_by_id(inbound.channel_id)
-    contact, address = _find_or_create_contact(inbound)
+    contact, address, new_contact = _find_or_create_contact(inbound)
     conversation = Conversation.get_or_none(Conversation.contact == contact)
     if conversation is None:
         conversation = Conversation.create(contact=contact, last_activity_at=inbound.received_at or utcnow())
@@ -135,10 +147,8 @@ def _ingest(inbound: InboundMessage, channel: Channel | None = None) -> IngestRe
     _update_timers(conversation, message)
     facts.refresh([conversation.id])
     consent.after_inbound(message)
-    if not message.auto_reply:
-        automation.on_customer_message(message)
     search.index_message(message)
-    return IngestResult(message, True)
+    return IngestResult(message, True, new_contact)
 
 
 def first_seen(inbound: InboundMessage) -> dt.datetime:
@@ -149,7 +159,7 @@ def first_seen(inbound: InboundMessage) -> dt.datetime:
     return min(inbound.received_at, now) if inbound.received_at else now
 
 
-def _find_or_create_contact(inbound: InboundMessage) -> tuple[Contact, str]:
+def _find_or_create_contact(inbound: InboundMessage) -> tuple[Contact, str, bool]:
     if inbound.kind == "email":
         kind = "email"
         try:
@@ -166,27 +176,28 @@ def _find_or_create_contact(inbound: InboundMessage) -> tuple[Contact, str]:
             contact.name = inbound.name[:255]
             contact.save()
             search.index_contact(contact)
-        return contact, value
+        return contact, value, False
     contact = Contact.create(name=(inbound.name or "")[:255], created_at=first_seen(inbound))
     Identity.create(contact=contact, kind=kind, value=value)
     search.index_contact(contact, [value])
-    return contact, value
+    return contact, value, True
 
 
 def _update_timers(conversation: Conversation, message: Message) -> None:
     now = utcnow()
-    action = _apply_inbound(
-        conversation, message.sent_at, message.channel_kind, message.auto_reply, message.subject, message.text, now
-    )
+    waits = not message.auto_reply and not consent.is_keyword(message.channel_kind, message.text)
+    action = _apply_inbound(conversation, message.sent_at, message.channel_kind, not waits, message.subject,
+                            message.text, now)  # fmt: skip
     if action:
         audit.record(None, action, conversation, conversation=conversation)
     conversation.updated_at = now
     conversation.save()
 
 
-def _apply_inbound(conv, at: dt.datetime, kind: str, auto_reply: bool, subject: str, text: str, now: dt.datetime):
+def _apply_inbound(conv, at: dt.datetime, kind: str, no_wait: bool, subject: str, text: str, now: dt.datetime):
     """Move ``conv``'s timer attributes for one inbound message (a Conversation, or the
-    batch writer's in-memory copy). Returns the audit action it calls for, if any."""
+    batch writer's in-memory copy). ``no_wait``: an auto-reply, a bounce or a carrier
+    keyword (STOP), which nobody answers. Returns the audit action it calls for, if any."""
     if at >= conv.last_activity_at:
         conv.last_activity_at = at
         conv.preview = ((subject + " — " if subject else "") + text[:200])[:255]
@@ -194,7 +205,7 @@ def _apply_inbound(conv, at: dt.datetime, kind: str, auto_reply: bool, subject: 
     kinds = set(conv.channels.split())
     kinds.add(kind)
     conv.channels = " ".join(sorted(kinds))
-    if auto_reply:
+    if no_wait:
         return None
     if conv.last_inbound_at is None or at >= conv.last_inbound_at:
         conv.last_inbound_at = at
@@ -239,17 +250,17 @@ def batchable(inbound: InboundMessage, channel: Channel) -> bool:
     )
 
 
-def ingest_many(inbounds: list[InboundMessage], channel: Channel) -> int:
+def ingest_many(inbounds: list[InboundMessage], channel: Channel) -> BatchResult:
     """Store a batch of mails exactly as ``ingest()`` on each, in order, would: the same
     messages (ids growing in arrival order; a mail already stored, or twice in the batch,
-    stored once), contacts, identities, conversations and their timers, audit events,
-    search rows and automation. Every message must be ``batchable``. Runs in one write
-    transaction (the caller's, if it has one): on any error nothing of the batch is
-    kept, and the caller stores the mails one by one. Returns how many are new.
+    stored once), contacts, identities, conversations and their timers, audit events and
+    search rows. Every message must be ``batchable``. Runs in one write transaction (the
+    caller's, if it has one): on any error nothing of the batch is kept, and the caller
+    stores the mails one by one. Returns how many are new, and what ``automation`` needs
+    to react to them.
 
     Per batch it costs one query each for the stored provider ids, the identities, the
-    conversations and the dormant leads, one update of the follow-ups, one prepared
-    update per set of changed timer columns, and one insert per new contact, conversation
+    conversations, one prepared update per set of changed timer columns, and one insert per new contact, conversation
     and message (identities, sources, attachments and search rows: one prepared statement
     each, run by the driver for every row)."""
     for inbound in inbounds:
@@ -326,7 +337,7 @@ def _email_identity(address: str) -> str:
         return (address or "unknown").strip().lower()[:255]
 
 
-def _ingest_many(inbounds: list[InboundMessage], channel: Channel) -> int:
+def _ingest_many(inbounds: list[InboundMessage], channel: Channel) -> BatchResult:
     now = utcnow()
     # 1. New mail only, the first of duplicates (step 1 of ingest()).
     fresh: dict[str, InboundMessage] = {}
@@ -339,7 +350,7 @@ def _ingest_many(inbounds: list[InboundMessage], channel: Channel) -> int:
     ):
         fresh.pop(provider_id, None)
     if not fresh:
-        return 0
+        return BatchResult(0, {}, set())
     batch = list(fresh.values())
 
     # 2. Identities and contacts: a new contact takes the first name its mails give; a
@@ -459,5 +470,5 @@ def _ingest_many(inbounds: list[InboundMessage], channel: Channel) -> int:
     search.index_messages(documents)
     facts.refresh(conv.id for conv in timers.values())
     # consent.after_inbound() concerns SMS and WhatsApp only: nothing to do for email.
-    automation.on_customer_messages(first_customer_message)
-    return len(batch)
+    created_conversations = {timers[known[value][0]].id for value in new_contacts}
+    return BatchResult(len(batch), first_customer_message, created_conversations)

@@ -6,11 +6,11 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
-from . import consent, outbound
+from . import automation, consent, outbound
 from .channels import ChannelError
 from .channels import twilio as twilio_adapter
 from .db import utcnow
-from .ingest import InboundMessage, ingest
+from .ingest import InboundMessage
 from .models import Channel, Contact, Conversation, Message
 from .polling import PollResult, record_failure, record_success
 
@@ -35,7 +35,7 @@ def store(channel: Channel, inbound: InboundMessage) -> bool:
             return False
         settings = twilio_adapter.TwilioSettings.from_channel(channel.settings)
         inbound.attachments = twilio_adapter.download_media(settings, media)
-    return ingest(inbound, channel).created
+    return automation.receive(inbound, channel).created
 
 
 def status_callback(channel: Channel, form: dict) -> bool:

@@ -18,6 +18,14 @@ def notify_managers(kind: str, conversation=None, **params) -> int:
     return len(rows)
 
 
+def notify_owner(owner: User | int | None, kind: str, conversation=None, **params) -> None:
+    """The owner, or the managers when there is nobody to tell."""
+    if owner:
+        notify(owner, kind, conversation, **params)
+    else:
+        notify_managers(kind, conversation, **params)
+
+
 def unread_count(user: User) -> int:
     return Notification.select().where((Notification.user == user) & Notification.read_at.is_null()).count()
 

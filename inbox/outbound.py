@@ -3,6 +3,8 @@ channel adapter and records the provider's answer.
 
 The message is committed with status ``queued`` before any provider is called, so a crash
 never loses what an agent wrote. A periodic task re-queues messages stuck in ``queued``.
+What follows a human reply (the follow-up plan) is ``automation.reply()``'s, not this
+module's: only delivered touches count, so a failed send puts every timer back.
 """
 
 from __future__ import annotations
@@ -10,11 +12,13 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
-from . import automation, canned, channels, consent, search, settings, sla
+from peewee import fn
+
+from . import canned, channels, consent, reminders, search, settings, sla
 from .channels import ChannelError, TransientChannelError
 from .db import utcnow, write_transaction
 from .i18n import N_, UserFacingError
-from .models import Attachment, Contact, Conversation, Identity, Message, Template, User
+from .models import Attachment, Contact, Conversation, FollowUp, Identity, Message, Template, User
 from .stats import facts
 
 log = logging.getLogger(__name__)
@@ -188,8 +192,6 @@ def send(
         conv.save()
         facts.refresh([conv.id])
         search.index_message(message)
-        if human:
-            automation.on_human_reply(message)
     return message
 
 
@@ -277,10 +279,14 @@ def outbound_data(message: Message) -> channels.OutboundMessage:
 
 
 def mark_failed(message: Message, reason: str) -> None:
-    """A reply that never left does not count as having answered the customer."""
+    """A reply that never left does not count as having answered the customer: the waiting
+    clock is put back, our last reply is the last one that did not fail, and the follow-up
+    step the reply planned is cancelled."""
     with write_transaction():
         _set_status(message, "failed", error=reason)
         facts.refresh([message.conversation_id])
+        if message.author_id is not None and not message.automatic:
+            _forget_reply(message)
         if message.response_seconds is not None:
             conv = Conversation.get_by_id(message.conversation_id)
             cleared = (message.meta or {}).get("cleared_waiting_since")
@@ -298,6 +304,42 @@ def mark_failed(message: Message, reason: str) -> None:
                 response_seconds=None, first_response=False, business_seconds=None, sla_target_seconds=None,
                 sla_met=None,
             ).where(Message.id == message.id).execute()  # fmt: skip
+
+
+def _forget_reply(message: Message) -> None:
+    last = (
+        Message.select(fn.MAX(Message.sent_at))
+        .where(
+            (Message.conversation == message.conversation_id) & (Message.direction == "out")
+            & Message.author.is_null(False) & ~Message.automatic & (Message.status != "failed")
+        )
+        .scalar()
+    )  # fmt: skip
+    Conversation.update(last_outbound_at=last).where(Conversation.id == message.conversation_id).execute()
+    planned = (
+        FollowUp.select(FollowUp.id, FollowUp.meta)
+        .where(
+            (FollowUp.conversation == message.conversation_id) & FollowUp.kind.in_(list(reminders.AUTOMATIC_KINDS))
+            & FollowUp.fired_at.is_null() & FollowUp.cancelled_at.is_null()
+        )
+    )  # fmt: skip
+    started = [f.id for f in planned if (f.meta or {}).get("origin") == message.id]
+    if started:
+        FollowUp.update(cancelled_at=utcnow()).where(FollowUp.id.in_(started)).execute()
+
+
+def count_as_answer(message: Message) -> None:
+    """A human reply put back in the queue (retried) answers the customer again from the
+    moment of the retry (``message.updated_at``): the waiting clock it had cleared stops,
+    and it is our last reply."""
+    now = message.updated_at
+    conv = Conversation.get_by_id(message.conversation_id)
+    if conv.waiting_since is not None and conv.waiting_since <= message.sent_at:
+        conv.waiting_since = None
+        conv.breach_notified_at = conv.escalated_at = None
+    conv.last_outbound_at = max(conv.last_outbound_at or now, now)
+    conv.updated_at = now
+    conv.save()
 
 
 def update_status(message: Message, status: str, error: str | None = None) -> bool:

@@ -1,4 +1,4 @@
-"""Pulling new messages from a channel into ``ingest()``, batch by batch, saving the
+"""Pulling new messages from a channel into ``automation.receive()``, batch by batch, saving the
 channel's cursor after each batch so a sync resumes where it stopped.
 
 Channel health lives on the Channel row: last successful poll, last error, consecutive
@@ -11,11 +11,11 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from . import outbound
+from . import automation, outbound
 from .channels import ChannelError
 from .channels import email as email_adapter
 from .db import utcnow, write_transaction
-from .ingest import InboundMessage, batchable, ingest, ingest_many
+from .ingest import InboundMessage, batchable, ingest
 from .models import Channel, Message
 
 log = logging.getLogger(__name__)
@@ -125,11 +125,11 @@ def store_chunk(chunk: list[InboundMessage], channel: Channel | None) -> int:
                 run.append(inbound)
             continue
         if run:
-            created += ingest_many(run, channel)
+            created += automation.receive_many(run, channel)
             run = []
         created += store(inbound, channel)
     if run:
-        created += ingest_many(run, channel)
+        created += automation.receive_many(run, channel)
     return created
 
 
@@ -159,7 +159,7 @@ def store(inbound: InboundMessage, channel: Channel | None = None) -> bool:
             outbound.mark_failed(original, f"Bounced: {bounce['reason']}")
             inbound.address = original.address
     try:
-        return ingest(inbound, channel).created
+        return automation.receive(inbound, channel).created
     except Exception as exc:  # one bad message must not stop the poller: keep it raw
         log.exception("storing message %s failed; keeping it raw", inbound.provider_id)
         fallback = InboundMessage(

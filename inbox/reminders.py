@@ -1,8 +1,7 @@
 """Reminders and follow-ups: stored in the database, fired by a periodic sweep, each
 exactly once however many consumers run the sweep (a conditional update claims it).
 
-Kinds other than "manual" are handled by the module that schedules them (cadence, new
-leads), registered in ``HANDLERS``."""
+What each kind does when it fires is ``automation.FOLLOWUPS``, handed to ``sweep()``."""
 
 from __future__ import annotations
 
@@ -14,21 +13,14 @@ from .db import utcnow, write_transaction
 from .i18n import N_, UserFacingError
 from .models import Conversation, FollowUp, Template, User
 
-HANDLERS: dict[str, Callable[[FollowUp, dt.datetime], None]] = {}
+Handler = Callable[[FollowUp, dt.datetime], None]
+AUTOMATIC_KINDS = ("lead_ack", "lead_unanswered", "cadence", "reengage", "reactivation", "close_lost")
 PRESETS = {"1h": dt.timedelta(hours=1), "3h": dt.timedelta(hours=3), "1d": dt.timedelta(days=1),
            "3d": dt.timedelta(days=3), "1w": dt.timedelta(weeks=1)}  # fmt: skip
 
 
 class ReminderError(UserFacingError):
     pass
-
-
-def handler(kind: str):
-    def register(fn):
-        HANDLERS[kind] = fn
-        return fn
-
-    return register
 
 
 def schedule(
@@ -94,8 +86,15 @@ def pending_for(user: User, limit: int = 200) -> list[FollowUp]:
     )
 
 
-def sweep(now: dt.datetime | None = None, limit: int = 1000) -> int:
-    """Fire every reminder that is due. Returns how many this call fired."""
+def fire_manual(followup: FollowUp, now: dt.datetime) -> None:
+    """ "Remind me": a notification for whoever set it."""
+    if followup.owner_id:
+        notifications.notify(followup.owner_id, "reminder", followup.conversation_id, note=followup.note)
+
+
+def sweep(handlers: dict[str, Handler], now: dt.datetime | None = None, limit: int = 1000) -> int:
+    """Fire every follow-up that is due with its kind's handler. Returns how many this
+    call fired."""
     now = now or utcnow()
     # The (fired_at, cancelled_at, due_at) index holds exactly this range, so the cost
     # follows what is due, not what is pending for later or was cancelled.
@@ -116,8 +115,5 @@ def sweep(now: dt.datetime | None = None, limit: int = 1000) -> int:
             continue  # another consumer fired it, or it was cancelled meanwhile
         followup.fired_at = now
         fired += 1
-        if followup.kind in HANDLERS:
-            HANDLERS[followup.kind](followup, now)
-        elif followup.owner_id:
-            notifications.notify(followup.owner_id, "reminder", followup.conversation_id, note=followup.note)
+        handlers.get(followup.kind, fire_manual)(followup, now)
     return fired

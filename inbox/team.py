@@ -33,6 +33,8 @@ DEFAULTS: dict = {
     # New leads
     "lead_auto_assign": True,
     "lead_ack_template": "",  # shortcut; empty = no automatic acknowledgement
+    "lead_ack_templates": {},  # channel kind -> shortcut, before lead_ack_template
+    "lead_routing_rules": [],  # [{"channel", "source", "language", "agents": [ids]}], first match wins
     "lead_ack_delay_minutes": 0,
     "lead_reminder_minutes": [60, 24 * 60],
     "lead_reengage_days": 3,  # 0 = no day-3 re-engagement

@@ -1,13 +1,13 @@
-"""Small builders for test data. Inbound messages go through the real ``ingest()``."""
+"""Small builders for test data. Inbound messages go through the real ``automation.receive()``."""
 
 from __future__ import annotations
 
 import datetime as dt
 import itertools
 
-from inbox import users
+from inbox import automation, users
 from inbox.db import utcnow
-from inbox.ingest import InboundMessage, ingest
+from inbox.ingest import InboundMessage
 from inbox.models import Channel
 
 PASSWORD = "correct horse battery staple"
@@ -43,5 +43,5 @@ def inbound(channel: Channel, *, address: str, text: str = "Hello", kind: str | 
 
 
 def receive(channel: Channel, **kw):
-    """Ingest one inbound message; returns the stored Message."""
-    return ingest(inbound(channel, **kw)).message
+    """Receive one inbound message as a channel would (stored, then automation); returns it."""
+    return automation.receive(inbound(channel, **kw)).message

@@ -1,4 +1,4 @@
-"""The follow-up cadence on a controlled clock: steps fire when ``reminders.sweep(now=...)``
+"""The follow-up cadence on a controlled clock: steps fire when ``automation.sweep_followups(now=...)``
 reaches them, stop when the customer replies, end in dormancy and reactivation, and
 automatic touches keep to one a day, outside quiet hours, never to opted-out contacts."""
 
@@ -13,9 +13,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from peewee import fn
 
-from inbox import cadence, canned, consent, contacts, outbound, reminders, team
+from inbox import automation, canned, consent, contacts, outbound, team
 from inbox.db import utcnow
-from inbox.ingest import ingest
+from inbox.leads import plan
 from inbox.models import AuditEvent, Channel, Contact, Conversation, FollowUp, Message, Notification, User
 
 from . import factories
@@ -35,11 +35,11 @@ def customer_writes(channel: Channel, at: dt.datetime, address: str, kind: str |
     """An inbound message received at ``at`` (the test's clock, not the real one)."""
     inbound = factories.inbound(channel, address=address, kind=kind, **kw)
     inbound.received_at = at
-    return ingest(inbound).message
+    return automation.receive(inbound).message
 
 
 def we_reply(conv_id: int, agent: User, at: dt.datetime, kind: str = "email") -> Message:
-    return outbound.send(Conversation.get_by_id(conv_id), kind=kind, text="Here is the quote.", author=agent, at=at)
+    return automation.reply(Conversation.get_by_id(conv_id), kind=kind, text="Here is the quote.", author=agent, at=at)
 
 
 def start(channel, agent, reply_at=T0, kind="email", address="lead@example.com", **kw) -> int:
@@ -105,8 +105,8 @@ def test_default_cadence_is_1_3_7_14_days_then_dormant_then_reactivation_at_7_an
     assert pending(lead) == [("cadence", 1, T0 + DAY)]
     moments = [T0 + d * DAY for d in (1, 3, 7, 14)] + [T0 + (14 + d) * DAY for d in (7, 14)]
     for moment in moments:
-        assert reminders.sweep(now=moment - dt.timedelta(minutes=1)) == 0
-        assert reminders.sweep(now=moment) == 1
+        assert automation.sweep_followups(now=moment - dt.timedelta(minutes=1)) == 0
+        assert automation.sweep_followups(now=moment) == 1
     expected = [
         ("cadence", 1),
         ("cadence", 2),
@@ -123,13 +123,13 @@ def test_default_cadence_is_1_3_7_14_days_then_dormant_then_reactivation_at_7_an
     assert (contact.lead_status, contact.dormant_since) == ("dormant", T0 + 14 * DAY)
     event = AuditEvent.get(AuditEvent.action == "contact_changed")
     assert (event.before, event.after, event.actor_id) == ({"lead_status": "new"}, {"lead_status": "dormant"}, None)
-    assert pending(lead) == [] and reminders.sweep(now=T0 + 365 * DAY) == 0
+    assert pending(lead) == [] and automation.sweep_followups(now=T0 + 365 * DAY) == 0
     assert automatic(lead) == []  # tasks only: nothing was sent
 
 
 def test_the_task_goes_to_the_contact_owner_or_else_the_assignee(lead, agent, manager):
     contacts.update(Contact.get(), manager, owner_id=manager.id)
-    reminders.sweep(now=T0 + DAY)
+    automation.sweep_followups(now=T0 + DAY)
     assert tasks(manager) == [("cadence", 1)] and tasks(agent) == []
 
 
@@ -137,15 +137,15 @@ def test_the_task_goes_to_the_contact_owner_or_else_the_assignee(lead, agent, ma
 def test_a_customer_reply_stops_the_cadence_and_the_reactivation(lead, agent, email_channel, when):
     for moment in [T0 + d * DAY for d in (1, 3, 7, 14)]:
         if moment < when:
-            reminders.sweep(now=moment)
+            automation.sweep_followups(now=moment)
     assert pending(lead)
     customer_writes(email_channel, when, "lead@example.com", text="Sorry, busy week. Still interested!")
     assert pending(lead) == []
-    assert reminders.sweep(now=when + 100 * DAY) == 0
+    assert automation.sweep_followups(now=when + 100 * DAY) == 0
 
 
 def test_a_new_reply_of_ours_restarts_the_cadence(lead, agent):
-    reminders.sweep(now=T0 + DAY)
+    automation.sweep_followups(now=T0 + DAY)
     we_reply(lead, agent, T0 + 2 * DAY)
     assert pending(lead) == [("cadence", 1, T0 + 3 * DAY)]
 
@@ -153,7 +153,7 @@ def test_a_new_reply_of_ours_restarts_the_cadence(lead, agent):
 @pytest.mark.parametrize("status", ["won", "lost"])
 def test_won_and_lost_leads_are_not_chased(lead, agent, status):
     contacts.update(Contact.get(), agent, lead_status=status)
-    assert reminders.sweep(now=T0 + DAY) == 1
+    assert automation.sweep_followups(now=T0 + DAY) == 1
     assert tasks(agent) == [] and pending(lead) == []
     assert FollowUp.get().meta["outcome"] == "stopped"
     we_reply(lead, agent, T0 + 2 * DAY)
@@ -166,7 +166,7 @@ def test_won_and_lost_leads_are_not_chased(lead, agent, status):
 def test_auto_send_stores_automatic_messages_that_do_not_stop_the_clock(lead, agent, queued, email_channel):
     auto_send(agent)
     for d in (1, 3, 7, 14):
-        reminders.sweep(now=T0 + d * DAY)
+        automation.sweep_followups(now=T0 + d * DAY)
     sent = automatic(lead)
     assert [m.sent_at for m in sent] == [T0 + d * DAY for d in (1, 3, 7, 14)]
     assert all(m.author_id == agent.id and m.status == "queued" for m in sent)  # in the owner's name
@@ -177,7 +177,7 @@ def test_auto_send_stores_automatic_messages_that_do_not_stop_the_clock(lead, ag
     conv = Conversation.get_by_id(lead)
     assert conv.last_outbound_at == T0  # still our last human reply
     assert Contact.get().lead_status == "dormant"
-    reminders.sweep(now=T0 + 21 * DAY)
+    automation.sweep_followups(now=T0 + 21 * DAY)
     touch = automatic(lead)[-1]
     assert (touch.meta["sequence"], touch.meta["step"]) == ("reactivation", 1)
     assert touch.text == "Hi Minji, it has been a while."
@@ -192,7 +192,7 @@ def test_at_most_one_automatic_touch_a_day_the_second_moves_to_the_next_morning(
     conv = Conversation.get_by_id(lead)
     # another automation wrote to them on Tuesday already (07:00 in Seoul)
     outbound.send(conv, kind="email", text="Your brochure", author=None, automatic=True, at=T0 + DAY - 3 * HOUR)
-    assert reminders.sweep(now=T0 + DAY) == 1  # Tuesday 10:00 in Seoul
+    assert automation.sweep_followups(now=T0 + DAY) == 1  # Tuesday 10:00 in Seoul
     assert len(automatic(lead)) == 1
     wednesday_8am = dt.datetime(2030, 3, 5, 23, 0)  # Wednesday 08:00 in Seoul
     assert pending(lead) == [("cadence", 1, wednesday_8am)]
@@ -200,7 +200,7 @@ def test_at_most_one_automatic_touch_a_day_the_second_moves_to_the_next_morning(
     first = FollowUp.get(FollowUp.id == moved.meta["moved_from"])
     assert moved.meta["moved_because"] == "one_per_day"
     assert (first.meta["outcome"], first.meta["because"]) == ("moved", "one_per_day")
-    assert reminders.sweep(now=wednesday_8am) == 1
+    assert automation.sweep_followups(now=wednesday_8am) == 1
     assert [m.sent_at for m in automatic(lead)] == [T0 + DAY - 3 * HOUR, wednesday_8am]
     assert pending(lead) == [("cadence", 2, wednesday_8am + 2 * DAY)]  # the gap 1 -> 3 days is kept
 
@@ -218,11 +218,11 @@ def test_quiet_hours_push_an_automatic_step_to_8am_local(email_channel, agent, q
     auto_send(agent)
     conv_id = start(email_channel, agent, reply_at=reply_at)
     Contact.update(timezone=timezone).execute()
-    assert reminders.sweep(now=reply_at + DAY) == 1
+    assert automation.sweep_followups(now=reply_at + DAY) == 1
     assert automatic(conv_id) == []
     assert pending(conv_id) == [("cadence", 1, moved_to)]
     assert FollowUp.get(FollowUp.fired_at.is_null()).meta["moved_because"] == "quiet_hours"
-    reminders.sweep(now=moved_to)
+    automation.sweep_followups(now=moved_to)
     (message,) = automatic(conv_id)
     local = message.sent_at.replace(tzinfo=dt.UTC).astimezone(ZoneInfo(timezone or "Asia/Seoul"))
     assert (local.hour, local.minute) == (8, 0)
@@ -230,7 +230,7 @@ def test_quiet_hours_push_an_automatic_step_to_8am_local(email_channel, agent, q
 
 def test_tasks_are_not_held_back_by_quiet_hours(email_channel, agent):
     conv_id = start(email_channel, agent, reply_at=dt.datetime(2030, 3, 4, 13, 0))  # 22:00 in Seoul
-    assert reminders.sweep(now=dt.datetime(2030, 3, 5, 13, 0)) == 1
+    assert automation.sweep_followups(now=dt.datetime(2030, 3, 5, 13, 0)) == 1
     assert tasks(agent) == [("cadence", 1)] and pending(conv_id)[0][1] == 2
 
 
@@ -247,7 +247,7 @@ def test_an_opted_out_contact_gets_no_automatic_message_the_owner_gets_the_task(
         conv_id = start(twilio_channel, agent, kind=kind, address="+821012345678")
         consent.set_opted_out(Contact.get(), kind, True, reason="Twilio error 21610")
         reason = consent.blocked_reason(Contact.get(), kind)
-    reminders.sweep(now=T0 + DAY)
+    automation.sweep_followups(now=T0 + DAY)
     assert automatic(conv_id) == [] and queued == []
     (n,) = Notification.select().where(Notification.kind == "cadence_task")
     assert (n.user_id, n.params["step"], n.params["reason"], n.params["template"]) == (agent.id, 1, reason, "Step1")
@@ -263,11 +263,11 @@ def test_whatsapp_outside_the_window_only_an_approved_template_goes(twilio_chann
     team.put("cadence_auto_send", True)
     conv_id = start(twilio_channel, agent, kind="whatsapp", address="+821012345678")
     assert Contact.get().whatsapp_opt_in_at is not None  # they wrote first on WhatsApp
-    reminders.sweep(now=T0 + DAY)  # 25 hours after their message: the window is closed
+    automation.sweep_followups(now=T0 + DAY)  # 25 hours after their message: the window is closed
     assert automatic(conv_id) == []
     (n,) = Notification.select()
     assert n.params["reason"].startswith("The WhatsApp 24-hour window is closed")
-    reminders.sweep(now=T0 + 3 * DAY)
+    automation.sweep_followups(now=T0 + 3 * DAY)
     (message,) = automatic(conv_id)
     assert message.channel_kind == "whatsapp" and message.meta["content_sid"] == SID
     assert message.meta["content_variables"] == {"1": "Minji"}
@@ -280,28 +280,28 @@ def test_whatsapp_outside_the_window_only_an_approved_template_goes(twilio_chann
 def test_a_contact_cadence_overrides_the_team_one(email_channel, agent):
     customer_writes(email_channel, T0 - HOUR, "busy@example.com", name="Busy Park")
     contact = Contact.get()
-    cadence.set_cadence(contact, agent, "14 21")
+    plan.set_cadence(contact, agent, "14 21")
     assert Contact.get().cadence == [14, 21]
     event = AuditEvent.get(AuditEvent.action == "contact_changed")
     assert (event.before, event.after, event.actor_id) == ({"cadence": None}, {"cadence": "14 21"}, agent.id)
     conv_id = we_reply(Conversation.get().id, agent, T0).conversation_id
     assert pending(conv_id) == [("cadence", 1, T0 + 14 * DAY)]
-    assert reminders.sweep(now=T0 + 13 * DAY) == 0
-    reminders.sweep(now=T0 + 14 * DAY)
-    reminders.sweep(now=T0 + 21 * DAY)
+    assert automation.sweep_followups(now=T0 + 13 * DAY) == 0
+    automation.sweep_followups(now=T0 + 14 * DAY)
+    automation.sweep_followups(now=T0 + 21 * DAY)
     assert tasks(agent) == [("cadence", 1), ("cadence", 2)]
     assert Contact.get().dormant_since == T0 + 21 * DAY
-    cadence.set_cadence(Contact.get(), agent, "")
+    plan.set_cadence(Contact.get(), agent, "")
     assert Contact.get().cadence is None
 
 
 def test_changing_the_cadence_retimes_the_running_one(lead, agent):
     assert pending(lead) == [("cadence", 1, T0 + DAY)]
-    cadence.set_cadence(Contact.get(), agent, [2, 4])  # engaged: tighten
+    plan.set_cadence(Contact.get(), agent, [2, 4])  # engaged: tighten
     assert pending(lead) == [("cadence", 1, T0 + 2 * DAY)]
-    reminders.sweep(now=T0 + 2 * DAY)
+    automation.sweep_followups(now=T0 + 2 * DAY)
     assert pending(lead) == [("cadence", 2, T0 + 4 * DAY)]
-    cadence.set_cadence(Contact.get(), agent, "14 21")  # busy: stretch
+    plan.set_cadence(Contact.get(), agent, "14 21")  # busy: stretch
     assert pending(lead) == [("cadence", 2, T0 + 21 * DAY)]
 
 
@@ -321,14 +321,14 @@ def test_changing_the_cadence_retimes_the_running_one(lead, agent):
     ],
 )
 def test_bad_cadences_are_refused(value, reason):
-    with pytest.raises(cadence.CadenceError) as info:
-        cadence.parse_days(value)
+    with pytest.raises(plan.CadenceError) as info:
+        plan.parse_days(value)
     assert reason in str(info.value)
 
 
 def test_cadence_text_is_forgiving_about_separators():
-    assert cadence.parse_days(" 1, 3 ,7;14 ") == [1, 3, 7, 14]
-    assert cadence.parse_days("   ") is None and cadence.parse_days(None) is None
+    assert plan.parse_days(" 1, 3 ,7;14 ") == [1, 3, 7, 14]
+    assert plan.parse_days("   ") is None and plan.parse_days(None) is None
 
 
 def test_the_contact_panel_saves_the_cadence_in_place(client, agent, email_channel):
@@ -406,14 +406,14 @@ def test_automatic_touches_keep_to_the_rules_whatever_happens(history, queued):
     agent, channels = _world()
     team.put("quiet_hours", history["quiet"])
     people = []  # (conversation id, channel kind, address, channel)
-    for plan in history["contacts"]:
-        kind = plan["kind"]
+    for planned in history["contacts"]:
+        kind = planned["kind"]
         n = next(_addresses)
         address = f"lead{n}@example.com" if kind == "email" else f"+8210{40000000 + n}"
         channel = channels["email" if kind == "email" else "twilio"]
-        at = T0 + dt.timedelta(minutes=plan["start_minutes"])
+        at = T0 + dt.timedelta(minutes=planned["start_minutes"])
         msg = customer_writes(channel, at, address, kind=kind, name=f"Lead {n}")
-        Contact.update(timezone=plan["zone"], cadence=plan["cadence"]).where(
+        Contact.update(timezone=planned["zone"], cadence=planned["cadence"]).where(
             Contact.id == Conversation.get_by_id(msg.conversation_id).contact_id
         ).execute()
         we_reply(msg.conversation_id, agent, at + HOUR, kind=kind)
@@ -424,7 +424,7 @@ def test_automatic_touches_keep_to_the_rules_whatever_happens(history, queued):
         now += dt.timedelta(minutes=minutes)
         conv_id, kind, address, channel = people[who % len(people)]
         if event == "sweep":
-            reminders.sweep(now=now)
+            automation.sweep_followups(now=now)
         elif event == "customer":
             customer_writes(channel, now, address, kind=kind, text="Thanks, thinking about it")
         elif event == "reply":
@@ -451,7 +451,7 @@ def test_automatic_touches_keep_to_the_rules_whatever_happens(history, queued):
         if due is None:
             break
         now = max(now, due) + dt.timedelta(minutes=history["lateness"])
-        reminders.sweep(now=now)
+        automation.sweep_followups(now=now)
 
     for conv_id, kind, _address, _channel in people:
         contact = Contact.get_by_id(Conversation.get_by_id(conv_id).contact_id)

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from click.testing import CliRunner
 
-from inbox import canned, contacts, leads, outbound, reminders, team
+from inbox import automation, canned, contacts, leads, team
 from inbox.cli import main as cli
 from inbox.db import db, utcnow
 from inbox.models import (
@@ -351,7 +351,7 @@ def test_the_acknowledgement_is_automatic_and_does_not_stop_the_clock(client, to
     assert conv.waiting_since == lead.sent_at and conv.first_response_at is None
     assert lead.meta["lead"]["ack"]["status"] == "sent"
     # still waiting: the first reminder comes
-    reminders.sweep(now=lead.sent_at + 61 * MINUTE)
+    automation.sweep_followups(now=lead.sent_at + 61 * MINUTE)
     assert len(notes("lead_unanswered", agent)) == 1
 
 
@@ -386,9 +386,9 @@ def test_a_delayed_acknowledgement_and_one_made_pointless_by_a_reply(client, tok
     body = send_lead(client, token, {"email": "a@example.com", "name": "Han"}).get_json()
     assert body["acknowledgement"]["status"] == "scheduled"
     lead = Message.get_by_id(body["message_id"])
-    reminders.sweep(now=lead.sent_at + 29 * MINUTE)
+    automation.sweep_followups(now=lead.sent_at + 29 * MINUTE)
     assert Message.select().where(Message.direction == "out").count() == 0
-    reminders.sweep(now=lead.sent_at + 31 * MINUTE)
+    automation.sweep_followups(now=lead.sent_at + 31 * MINUTE)
     (ack,) = Message.select().where(Message.direction == "out")
     assert ack.automatic and ack.text.startswith("Hi Han,")
     assert Message.get_by_id(lead.id).meta["lead"]["ack"] == {
@@ -399,8 +399,8 @@ def test_a_delayed_acknowledgement_and_one_made_pointless_by_a_reply(client, tok
     # a second lead whom an agent answers before the delay: no acknowledgement
     body = send_lead(client, token, {"email": "b@example.com"}).get_json()
     conv = Conversation.get_by_id(body["conversation_id"])
-    outbound.send(conv, kind="email", text="Hello, I am on it.", author=agent)
-    reminders.sweep(now=utcnow() + HOUR)
+    automation.reply(conv, kind="email", text="Hello, I am on it.", author=agent)
+    automation.sweep_followups(now=utcnow() + HOUR)
     assert not Message.select().where((Message.conversation == conv.id) & Message.automatic).exists()
 
 
@@ -413,20 +413,20 @@ def test_the_new_lead_sequence(client, token, agent, ack_template):
     conv = Conversation.get_by_id(body["conversation_id"])
     assert len(notes("new_lead", agent)) == 1  # minute 0
 
-    reminders.sweep(now=t0 + 59 * MINUTE)
+    automation.sweep_followups(now=t0 + 59 * MINUTE)
     assert notes("lead_unanswered") == []
-    reminders.sweep(now=t0 + 61 * MINUTE)
+    automation.sweep_followups(now=t0 + 61 * MINUTE)
     (reminder,) = notes("lead_unanswered", agent)
     assert reminder.conversation_id == conv.id and reminder.params["minutes"] == 60
 
     # the agent answers: no more unanswered-lead reminders
-    outbound.send(conv, kind="email", text="Hi Minji, here is our offer.", author=agent)
+    automation.reply(conv, kind="email", text="Hi Minji, here is our offer.", author=agent)
     assert Conversation.get_by_id(conv.id).waiting_since is None
-    reminders.sweep(now=t0 + DAY + MINUTE)
+    automation.sweep_followups(now=t0 + DAY + MINUTE)
     assert len(notes("lead_unanswered")) == 1
 
     # day 3: the lead has not answered our message: a re-engagement task for the owner
-    reminders.sweep(now=t0 + 3 * DAY + MINUTE)
+    automation.sweep_followups(now=t0 + 3 * DAY + MINUTE)
     (task,) = notes("reengage", agent)
     assert task.params["name"] == "Kim Minji" and task.params["sent"] is False
     assert Message.select().where(Message.direction == "out").count() == 2  # ack + the agent's, nothing sent
@@ -436,9 +436,9 @@ def test_no_reengagement_when_the_lead_replied(client, token, agent, email_chann
     body = send_lead(client, token, {"email": "a@example.com", "message": "price?"}).get_json()
     t0 = Message.get_by_id(body["message_id"]).sent_at
     conv = Conversation.get_by_id(body["conversation_id"])
-    outbound.send(conv, kind="email", text="It is 10,000 won.", author=agent)
+    automation.reply(conv, kind="email", text="It is 10,000 won.", author=agent)
     factories.receive(email_channel, address="a@example.com", text="Thanks, let me think.")
-    reminders.sweep(now=t0 + 3 * DAY + MINUTE)
+    automation.sweep_followups(now=t0 + 3 * DAY + MINUTE)
     assert notes("reengage") == []
     assert FollowUp.get(FollowUp.kind == "reengage").cancelled_at is not None
 
@@ -446,7 +446,7 @@ def test_no_reengagement_when_the_lead_replied(client, token, agent, email_chann
 def test_no_reengagement_task_when_nobody_wrote_to_the_lead_yet(client, token, agent):
     body = send_lead(client, token, {"email": "a@example.com"}).get_json()
     t0 = Message.get_by_id(body["message_id"]).sent_at
-    reminders.sweep(now=t0 + 3 * DAY + MINUTE)
+    automation.sweep_followups(now=t0 + 3 * DAY + MINUTE)
     assert notes("reengage") == []  # the unanswered reminders cover them
     assert len(notes("lead_unanswered", agent)) == 2
 
@@ -460,8 +460,8 @@ def test_reengagement_can_send_the_template(client, token, agent, manager, ack_t
     body = send_lead(client, token, LEAD).get_json()
     t0 = Message.get_by_id(body["message_id"]).sent_at
     conv = Conversation.get_by_id(body["conversation_id"])
-    outbound.send(conv, kind="email", text="Our offer is attached.", author=agent)  # stays queued in the tests
-    reminders.sweep(now=t0 + 3 * DAY + MINUTE)
+    automation.reply(conv, kind="email", text="Our offer is attached.", author=agent)  # stays queued in the tests
+    automation.sweep_followups(now=t0 + 3 * DAY + MINUTE)
     nudge = Message.select().where(Message.direction == "out").order_by(Message.id.desc()).first()
     assert nudge.text == "Still interested, Kim?" and nudge.automatic
     assert nudge.meta["automation"] == "lead_reengage"
@@ -475,15 +475,15 @@ def test_an_automatic_reengagement_waits_for_the_end_of_quiet_hours(client, toke
     team.put("lead_reengage_template", "nudge")
     body = send_lead(client, token, {"email": "night@example.com"}).get_json()
     conv = Conversation.get_by_id(body["conversation_id"])
-    outbound.send(conv, kind="email", text="Here is our offer.", author=agent)
+    automation.reply(conv, kind="email", text="Here is our offer.", author=agent)
     due = FollowUp.get(FollowUp.kind == "reengage").due_at
     local = due.replace(tzinfo=dt.UTC).astimezone(ZoneInfo(team.get("timezone")))
     team.put("quiet_hours", [(local - HOUR).strftime("%H:%M"), (local + HOUR).strftime("%H:%M")])
-    reminders.sweep(now=due + MINUTE)
+    automation.sweep_followups(now=due + MINUTE)
     assert not Message.select().where(Message.automatic & (Message.text == "Still interested?")).exists()
     moved = FollowUp.select().where(FollowUp.kind == "reengage").order_by(FollowUp.id.desc()).first()
     assert moved.fired_at is None and HOUR - 2 * MINUTE <= moved.due_at - due <= HOUR
-    reminders.sweep(now=moved.due_at + MINUTE)
+    automation.sweep_followups(now=moved.due_at + MINUTE)
     assert Message.select().where(Message.automatic & (Message.text == "Still interested?")).exists()
     assert notes("reengage", agent)[0].params["sent"] is True
 
@@ -494,7 +494,7 @@ def test_an_unanswered_lead_in_a_closed_conversation_is_not_reminded(client, tok
     body = send_lead(client, token, {"email": "a@example.com"}).get_json()
     t0 = Message.get_by_id(body["message_id"]).sent_at
     conversations.close(Conversation.get_by_id(body["conversation_id"]), admin)
-    reminders.sweep(now=t0 + 2 * HOUR)
+    automation.sweep_followups(now=t0 + 2 * HOUR)
     assert notes("lead_unanswered") == []
 
 

@@ -5,7 +5,7 @@ import threading
 
 import pytest
 
-from inbox import notifications, reminders
+from inbox import automation, notifications, reminders
 from inbox.db import db, utcnow
 from inbox.models import Conversation, FollowUp, Notification
 
@@ -20,8 +20,8 @@ def conv(email_channel):
 
 def test_a_reminder_fires_when_due_and_notifies_its_owner(conv, agent):
     r = reminders.remind(conv, agent, utcnow() + dt.timedelta(minutes=30), note="call back about the quote")
-    assert reminders.sweep() == 0
-    assert reminders.sweep(now=utcnow() + dt.timedelta(minutes=31)) == 1
+    assert automation.sweep_followups() == 0
+    assert automation.sweep_followups(now=utcnow() + dt.timedelta(minutes=31)) == 1
     (n,) = notifications.recent(agent)
     assert (n.kind, n.params["note"], n.conversation_id) == ("reminder", "call back about the quote", conv.id)
     assert FollowUp.get_by_id(r.id).fired_at is not None
@@ -30,7 +30,7 @@ def test_a_reminder_fires_when_due_and_notifies_its_owner(conv, agent):
 def test_cancelled_reminders_never_fire(conv, agent):
     r = reminders.remind(conv, agent, utcnow() + dt.timedelta(minutes=5))
     reminders.cancel(r)
-    assert reminders.sweep(now=utcnow() + dt.timedelta(hours=1)) == 0
+    assert automation.sweep_followups(now=utcnow() + dt.timedelta(hours=1)) == 0
 
 
 def test_reminders_in_the_past_are_refused(conv, agent):
@@ -45,7 +45,7 @@ def test_several_consumers_sweeping_at_once_fire_each_reminder_once(conv, agent)
 
     def consumer():
         with db.connection_context():
-            results.append(reminders.sweep())
+            results.append(automation.sweep_followups())
 
     threads = [threading.Thread(target=consumer) for _ in range(4)]
     for t in threads:

@@ -9,7 +9,7 @@ import datetime as dt
 
 import pytest
 
-from inbox import contacts, conversations, reminders, team
+from inbox import automation, contacts, conversations, reminders, team
 from inbox.models import Contact, FollowUp
 from inbox.stats import funnel
 
@@ -288,10 +288,10 @@ def reactivation():
     a = _dormant_lead(mail, kim, "a@example.com", t0)
     b = _dormant_lead(mail, kim, "b@example.com", t0)
     c = _dormant_lead(mail, kim, "c@example.com", t0)
-    reminders.sweep(now=t0 + DAY)  # the cadence ends: all three dormant
+    automation.sweep_followups(now=t0 + DAY)  # the cadence ends: all three dormant
     assert {contact_of(m).lead_status for m in (a, b, c)} == {"dormant"}
     customer_writes(mail, t0 + 2 * DAY, "c@example.com")
-    reminders.sweep(now=t0 + 3 * DAY)
+    automation.sweep_followups(now=t0 + 3 * DAY)
     touched = FollowUp.select().where((FollowUp.kind == "reactivation") & FollowUp.fired_at.is_null(False))
     assert sorted((f.conversation_id, f.meta["outcome"]) for f in touched) == [
         (a.conversation_id, "task"), (b.conversation_id, "task"),
@@ -358,7 +358,7 @@ def test_a_cadence_step_that_stopped_on_its_own_is_not_a_follow_up(followups):
     won = contact_of(customer_writes(mail, local("2026-03-02", "08:30"), "won@example.com"))
     we_send(won.conversations.get().id, kim, local("2026-03-02", "09:00"))
     contacts.update(won, kim, lead_status="won")
-    reminders.sweep(now=local("2026-03-03", "09:00"))
+    automation.sweep_followups(now=local("2026-03-03", "09:00"))
     assert FollowUp.get(FollowUp.kind == "cadence").meta["outcome"] == "stopped"
     report = funnel.report(period(*WEEK))
     assert (report.followups.part, report.followups.whole) == (1, 4)

@@ -10,7 +10,7 @@ import re
 
 import pytest
 
-from inbox import canned, conversations, listing, notifications, reminders, sla, team
+from inbox import automation, canned, conversations, listing, notifications, reminders, sla, team
 from inbox.db import utcnow
 from inbox.models import AuditEvent, Conversation, FollowUp, Notification
 
@@ -363,7 +363,7 @@ def test_remind_me_at_a_time_in_my_time_zone_and_the_reminders_page(client, agen
     assert "Nothing fired lately." in page
 
     # it fires: listed under fired, with a notification
-    assert reminders.sweep(now=followup.due_at + dt.timedelta(seconds=1)) == 1
+    assert automation.sweep_followups(now=followup.due_at + dt.timedelta(seconds=1)) == 1
     page = body(client.get("/reminders"))
     fired = page[page.index('id="fired-reminders"') :]
     assert "Call Minji" in fired and f'id="done-{followup.id}"' in fired
@@ -398,7 +398,7 @@ def test_cancel_and_done_before_due_and_only_my_own(client, agent, manager, conv
     assert post(client, f"/reminders/{early.id}/done").status_code == 303
     assert "Nothing coming up." in body(client.get("/reminders"))
     # neither fires; the manager's does
-    assert reminders.sweep(now=utcnow() + dt.timedelta(hours=3)) == 1
+    assert automation.sweep_followups(now=utcnow() + dt.timedelta(hours=3)) == 1
     assert FollowUp.get_by_id(theirs.id).fired_at is not None
 
 

@@ -9,8 +9,9 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_babel import gettext
 from flask_login import current_user
 
-from .. import cadence, consent, contacts, htmx, team
+from .. import consent, contacts, htmx, team
 from ..i18n import N_, translate
+from ..leads import plan
 from ..models import LEAD_STATUSES, Contact, Conversation, User
 from ..web import get_or_404, int_arg, login_required, to_utc
 
@@ -64,9 +65,9 @@ def cadence_plan(contact: Contact) -> dict:
     """The contact panel's cadence field and next step; a template helper, so the panel
     shows it wherever it is included (contact page, conversation page)."""
     return {
-        "days": cadence.as_text(contact.cadence),
-        "team_days": cadence.as_text(team.get("cadence_days")),
-        "next": cadence.next_step(contact),
+        "days": plan.as_text(contact.cadence),
+        "team_days": plan.as_text(team.get("cadence_days")),
+        "next": plan.next_step(contact),
     }
 
 
@@ -148,8 +149,8 @@ def cadence_POST(contact_id: int):
     """The contact's own follow-up cadence ("14 21"); empty goes back to the team's."""
     contact = _live_contact(contact_id)
     try:
-        cadence.set_cadence(contact, _me(), request.form.get("cadence", ""))
-    except cadence.CadenceError as exc:
+        plan.set_cadence(contact, _me(), request.form.get("cadence", ""))
+    except plan.CadenceError as exc:
         return _panel_or_redirect(contact, translate(exc))
     return _panel_or_redirect(contact)
 

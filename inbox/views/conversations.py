@@ -11,7 +11,7 @@ from flask_login import current_user
 
 import tasks
 
-from .. import canned, consent, conversations, htmx, listing, outbound, timeline
+from .. import automation, canned, consent, conversations, htmx, listing, outbound, timeline
 from ..db import utcnow
 from ..i18n import translate
 from ..models import LEAD_STATUSES, Attachment, Contact, Conversation, Message, Template, User
@@ -266,7 +266,7 @@ def reply_POST(conversation_id: int):
             template = Template.get_or_none(Template.id == template_id) if template_id else None
             if template is not None and not (kind == "whatsapp" and template.content_sid):
                 template = None  # an ordinary canned reply was inserted as text
-            message = outbound.send(
+            message = automation.reply(
                 conv, kind=kind, text=text, author=_me(), subject=subject, attachments=files, template=template
             )
             tasks.deliver(message.id)
@@ -286,7 +286,7 @@ def retry_POST(conversation_id: int, message_id: int):
     message = Message.get_or_none((Message.id == message_id) & (Message.conversation == conv))
     if message is None:
         abort(404)
-    if outbound.retry(message):
+    if automation.retry(message):
         tasks.deliver(message.id)
     return _after_action(conv)
 

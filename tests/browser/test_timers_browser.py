@@ -10,7 +10,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from inbox import conversations, reminders, team
+from inbox import automation, conversations, reminders, team
 from inbox.db import utcnow
 from inbox.models import Conversation
 
@@ -107,7 +107,7 @@ def test_a_reminder_lights_up_the_bell(page, user, conversation):
     mark_page(page)
 
     followup = reminders.pending_for(user)[0]
-    assert reminders.sweep(now=followup.due_at + dt.timedelta(seconds=1)) == 1
+    assert automation.sweep_followups(now=followup.due_at + dt.timedelta(seconds=1)) == 1
 
     # The bell polls every 15 s.
     expect(page.locator("#notification-count")).to_have_text("1", timeout=20000)

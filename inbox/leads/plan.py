@@ -1,41 +1,48 @@
-"""Follow-up cadence for conversations awaiting the customer, and the reactivation of
+"""The follow-up plan of a conversation awaiting the customer, and the reactivation of
 the leads it leaves dormant.
 
-A human reply starts (or restarts) the cadence. Step n is due ``days[n-1]`` days after
-that reply; ``days`` is the contact's own cadence or else the team's ``cadence_days``
-(default 1, 3, 7, 14). Each step is a FollowUp of kind "cadence" that the reminders sweep
-fires. A fired step does one of two things:
+One plan per conversation. It starts from our last human reply that was not failed
+(``on_our_reply``) and every step is due a fixed number of days after that reply:
+``days`` is the contact's own cadence or else the team's ``cadence_days`` (default 1, 3,
+7, 14). For a lead nobody has qualified yet (status "new"), the team's re-engagement
+(``lead_reengage_days``, default day 3) is one step of the same plan: it takes the place
+of a cadence step on the same day, or is put between two, so the two never compete for
+the day's one automatic touch. Each step is a FollowUp ("cadence" or "reengage") that the
+reminders sweep fires; only the next one is pending at any time. A fired step does one of
+two things:
 
-- it gives the owner a task: notification "cadence_task" with the params name, step and
-  template ("follow up with X, 2nd touch, suggested template Y");
-- with ``cadence_auto_send`` on and a template for the step (``cadence_templates``,
-  step -> shortcut), it sends that template as an automatic message, which does not
-  stop the waiting clock.
+- it gives the owner a task: notification "cadence_task" (or "reengage") with the params
+  name, step and template;
+- with auto-send on (``cadence_auto_send``, ``lead_reengage_auto_send``) and a template for
+  the step, it sends that template as an automatic message, which does not stop the
+  waiting clock.
 
-The next step is planned from the moment this one fired, with the gap the cadence
-leaves between the two steps, so a step moved to the morning moves the rest with it.
-The last step makes the lead dormant (lead status "dormant", ``dormant_since``, an
-audit event). Reactivation touches (kind "reactivation", templates
-``reactivation_templates``) then follow at ``reactivation_days`` after dormancy, with the
-same task-or-send rule; their tasks are "cadence_task" notifications too, with
-``sequence`` "reactivation". A customer message stops both at once; a new human reply
-starts the cadence again from step 1. Won and lost leads are not chased.
+A guard (quiet hours, one automatic touch a day) moves only the step it stops: the next
+step is still due its number of days after the reply. The last step makes the lead
+dormant (lead status "dormant", ``dormant_since``, an audit event). Reactivation touches
+(kind "reactivation", templates ``reactivation_templates``) then follow at
+``reactivation_days`` after dormancy, with the same task-or-send rule. When the last of
+them goes unanswered, the lead is closed as lost after one more gap ("close_lost"), with
+an audit line, so that a dormant lead never sits open with nothing planned.
 
-Guards for an automatic message. They are checked when the step fires, not when it is
-planned, because consent, the WhatsApp window and the day's other messages change in
-the meantime:
+A customer message stops the plan at once; a new human reply starts it again from step 1;
+a reply that fails to send stops the plan it started (the customer got nothing:
+``outbound.mark_failed`` cancels its pending step, and a step of it that fires anyway
+stops), and a retry starts it again. Closing the conversation stops it. Won and lost
+leads are not chased.
 
-- Never in quiet hours. These are team ``quiet_hours`` (default 21:00-08:00) in the
-  contact's time zone, or the team's when the contact has none. A step due then moves
-  to the end of the quiet hours.
-- At most one automatic message per contact per calendar day in that time zone. Every
-  automatic outbound message of the conversation counts, whichever automation sent it.
-  A step that would be the second moves to the next morning (the end of the quiet
-  hours).
-- Never to a contact who opted out, unsubscribed or, on WhatsApp, gave no opt-in
-  (``consent.blocked_reason``): the owner gets the task instead, with the reason.
-- On WhatsApp outside the 24-hour window, only an approved template (Content SID) may
-  go. Otherwise the owner gets the task instead.
+Guards for an automatic message, checked when the step fires (consent, the WhatsApp
+window and the day's other messages change in the meantime), with the local time of
+``inbox.localtime``:
+
+- Never in quiet hours (team ``quiet_hours``, default 21:00-08:00, in the contact's time
+  zone, else the team's). A step due then moves to the end of the quiet hours.
+- At most one automatic message per contact per local day, whichever automation sent it;
+  failed sends do not count. A step that would be the second moves to the next morning.
+- Never to a contact who opted out, unsubscribed or, on WhatsApp, gave no opt-in: the
+  owner gets the task instead, with the reason.
+- On WhatsApp outside the 24-hour window only an approved template (Content SID) may go;
+  otherwise the owner gets the task.
 
 A moved step becomes a new FollowUp of the same step (``meta.moved_from``,
 ``meta.moved_because``). Every fired step records what happened in ``meta.outcome``:
@@ -49,24 +56,24 @@ import datetime as dt
 import logging
 import re
 from dataclasses import dataclass
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from peewee import JOIN
 
-from . import audit, canned, consent, notifications, outbound, reminders, team
-from .db import is_postgres, utcnow, write_transaction
-from .i18n import N_, UserFacingError
-from .models import Contact, Conversation, FollowUp, Message, Template, User
+from .. import audit, canned, consent, notifications, outbound, reminders, team
+from ..db import is_postgres, utcnow, write_transaction
+from ..i18n import N_, UserFacingError
+from ..localtime import Clock, automatic_touches_on_local_day, parse_quiet
+from ..models import Contact, Conversation, FollowUp, Message, Template, User
 
 log = logging.getLogger(__name__)
 
-KINDS = ("cadence", "reactivation")
+KINDS = ("cadence", "reengage", "reactivation", "close_lost")  # every kind of step a plan has
 CHASED_STATUSES = ("new", "contacted", "interested", "dormant")  # won and lost leads are left alone
 MAX_STEPS = 8
 MAX_DAYS = 90
-MORNING = dt.time(8, 0)  # "the next morning" when quiet hours are switched off
+CLOSE_AFTER_DAYS = 7  # after the last reactivation touch, when the team has a single one
 TEMPLATES_KEY = {"cadence": "cadence_templates", "reactivation": "reactivation_templates"}
-_CARRIED = ("since", "channel")  # meta a step passes on to the next one
+_CARRIED = ("since", "channel", "origin")  # meta a step passes on to the next one
 
 
 class CadenceError(UserFacingError):
@@ -84,8 +91,10 @@ class TeamCadence:
     auto_send: bool
     templates: dict[str, dict]  # sequence -> {step: shortcut}
     reactivation_days: list[int]
-    quiet: tuple[dt.time, dt.time] | None
-    timezone: str
+    reengage_days: int
+    reengage_auto_send: bool
+    reengage_template: str
+    values: dict  # the whole snapshot, for the local clock
 
     @classmethod
     def load(cls) -> TeamCadence:
@@ -95,24 +104,32 @@ class TeamCadence:
             auto_send=bool(value["cadence_auto_send"]),
             templates={s: value[key] or {} for s, key in TEMPLATES_KEY.items()},
             reactivation_days=[int(d) for d in value["reactivation_days"] or []],
-            quiet=_parse_quiet(value["quiet_hours"]),
-            timezone=value["timezone"],
+            reengage_days=int(value["lead_reengage_days"] or 0),
+            reengage_auto_send=bool(value["lead_reengage_auto_send"]),
+            reengage_template=(value["lead_reengage_template"] or "").strip().lstrip("/").lower(),
+            values=value,
         )
 
-    def shortcut(self, sequence: str, step: int) -> str | None:
+    @property
+    def quiet(self) -> tuple[dt.time, dt.time] | None:
+        return parse_quiet(self.values.get("quiet_hours"))
+
+    def clock(self, contact: Contact) -> Clock:
+        return Clock.for_contact(contact, self.values)
+
+    def shortcut(self, sequence: str, step: int, contact: Contact | None = None) -> str | None:
+        if sequence == "reengage":
+            return self.reengage_template or None
+        if sequence == "cadence" and contact is not None:
+            # The team's cadence templates are numbered by cadence day order, not by the
+            # merged plan's step: find this step's place among the cadence steps.
+            kinds = [kind for _, kind in steps_for(contact, self)]
+            step = kinds[:step].count("cadence")
         mapping = self.templates.get(sequence) or {}
         return mapping.get(str(step)) or mapping.get(step) or None
 
-
-def _parse_quiet(value) -> tuple[dt.time, dt.time] | None:
-    """(start, end) local times; None when switched off (no value, or start == end)."""
-    if not value:
-        return None
-    try:
-        start, end = (dt.time.fromisoformat(v) for v in value)
-    except (TypeError, ValueError):
-        start, end = dt.time(21, 0), dt.time(8, 0)
-    return None if start == end else (start, end)
+    def sends(self, sequence: str) -> bool:
+        return self.reengage_auto_send if sequence == "reengage" else self.auto_send
 
 
 def days_for(contact: Contact, cfg: TeamCadence | None = None) -> list[int]:
@@ -120,17 +137,19 @@ def days_for(contact: Contact, cfg: TeamCadence | None = None) -> list[int]:
     return [int(d) for d in contact.cadence] if contact.cadence else (cfg or TeamCadence.load()).days
 
 
-def template_for(sequence: str, step: int, cfg: TeamCadence | None = None) -> Template | None:
-    shortcut = (cfg or TeamCadence.load()).shortcut(sequence, step)
+def steps_for(contact: Contact, cfg: TeamCadence | None = None) -> list[tuple[int, str]]:
+    """The plan after our reply: (days after the reply, "cadence" | "reengage"), in order,
+    at most one step a day. A new lead's re-engagement replaces the cadence step of its day."""
+    cfg = cfg or TeamCadence.load()
+    steps = {day: "cadence" for day in days_for(contact, cfg)}
+    if cfg.reengage_days and contact.lead_status == "new":
+        steps[cfg.reengage_days] = "reengage"
+    return sorted(steps.items())
+
+
+def template_for(sequence: str, step: int, cfg: TeamCadence | None = None, contact: Contact | None = None):
+    shortcut = (cfg or TeamCadence.load()).shortcut(sequence, step, contact)
     return Template.get_or_none(Template.shortcut == shortcut) if shortcut else None
-
-
-def _gap(days: list[int], step: int) -> int | None:
-    """Days from step ``step`` (1-based, just fired) to the next one; None after the last."""
-    if step >= len(days):
-        return None
-    gap = days[step] - days[step - 1] if step >= 1 else days[0]
-    return gap if gap > 0 else days[step]
 
 
 def _owner_id(contact: Contact, conv: Conversation, fallback: int | None = None) -> int | None:
@@ -169,104 +188,46 @@ def as_text(days: list[int] | None) -> str:
     return " ".join(str(d) for d in days or [])
 
 
-# --- time zones and quiet hours --------------------------------------------------------
-
-
-def zone_of(contact: Contact, cfg: TeamCadence | None = None) -> ZoneInfo:
-    """The contact's time zone, else the team's."""
-    team_zone = (cfg or TeamCadence.load()).timezone if not contact.timezone else None
-    for name in (contact.timezone, team_zone, "UTC"):
-        if name:
-            try:
-                return ZoneInfo(name)
-            except (ZoneInfoNotFoundError, ValueError):
-                continue
-    return ZoneInfo("UTC")
-
-
-def _local(moment: dt.datetime, tz: ZoneInfo) -> dt.datetime:
-    return moment.replace(tzinfo=dt.UTC).astimezone(tz)
-
-
-def _utc(day: dt.date, at: dt.time, tz: ZoneInfo) -> dt.datetime:
-    return dt.datetime.combine(day, at, tzinfo=tz).astimezone(dt.UTC).replace(tzinfo=None)
-
-
-def in_quiet_hours(moment: dt.datetime, tz: ZoneInfo, quiet: tuple[dt.time, dt.time] | None) -> bool:
-    if quiet is None:
-        return False
-    start, end = quiet
-    t = _local(moment, tz).time()
-    if start < end:
-        return start <= t < end
-    return t >= start or t < end  # across midnight, 21:00-08:00
-
-
-def end_of_quiet_hours(moment: dt.datetime, tz: ZoneInfo, quiet: tuple[dt.time, dt.time]) -> dt.datetime:
-    start, end = quiet
-    local = _local(moment, tz)
-    day = local.date()
-    if start > end and local.time() >= start:
-        day += dt.timedelta(days=1)
-    return _awake(_utc(day, end, tz), tz, quiet)
-
-
-def next_morning(moment: dt.datetime, tz: ZoneInfo, quiet: tuple[dt.time, dt.time] | None) -> dt.datetime:
-    day = _local(moment, tz).date() + dt.timedelta(days=1)
-    return _awake(_utc(day, quiet[1] if quiet else MORNING, tz), tz, quiet)
-
-
-def _awake(moment: dt.datetime, tz: ZoneInfo, quiet) -> dt.datetime:
-    # A daylight-saving jump can turn a local time into another; step out of quiet hours.
-    for _ in range(200):
-        if not in_quiet_hours(moment, tz, quiet):
-            break
-        moment += dt.timedelta(minutes=15)
-    return moment
-
-
-def automatic_messages_on_local_day(conversation_id: int, moment: dt.datetime, tz: ZoneInfo) -> int:
-    day = _local(moment, tz).date()
-    start, end = _utc(day, dt.time(0), tz), _utc(day + dt.timedelta(days=1), dt.time(0), tz)
-    return (
-        Message.select()
-        .where(
-            (Message.conversation == conversation_id)
-            & (Message.sent_at >= start)
-            & (Message.sent_at < end)
-            & (Message.direction == "out")
-            & Message.automatic
-        )
-        .count()
-    )
-
-
-# --- the two moments: our reply, the customer's reply ----------------------------------
+# --- the moments that start and stop the plan --------------------------------------------
 
 
 def on_customer_reply(message: Message) -> None:
-    """The customer replied: the cadence and any reactivation stop."""
+    """The customer replied: the plan and any reactivation stop."""
     reminders.cancel_pending(message.conversation_id, KINDS)
 
 
 def on_our_reply(message: Message) -> None:
-    """We replied: the cadence (re)starts from this message."""
+    """We replied: the plan (re)starts from this message."""
     conv = (
         Conversation.select(Conversation, Contact).join(Contact).where(Conversation.id == message.conversation_id).get()
     )
-    contact = conv.contact
+    # A retried reply counts from the retry (its updated_at), a new one from when it was sent.
+    since = max(message.sent_at, message.updated_at or message.sent_at)
+    start(conv, conv.contact, since, origin=message, fallback_owner=message.author_id)
+
+
+def start(
+    conv: Conversation, contact: Contact, since: dt.datetime, *, origin: Message, fallback_owner: int | None = None
+) -> FollowUp | None:
+    """Plan the first step after our reply ``origin`` sent at ``since``."""
     reminders.cancel_pending(conv.id, KINDS)
     if contact.merged_into_id or contact.lead_status not in CHASED_STATUSES:
-        return
+        return None
     cfg = TeamCadence.load()
-    days = days_for(contact, cfg)
-    if not days:
-        return
-    since = message.sent_at
-    _plan(
-        conv, "cadence", 1, since + dt.timedelta(days=days[0]), owner=_owner_id(contact, conv, message.author_id),
-        meta={"since": since.isoformat(), "channel": message.channel_kind}, template=template_for("cadence", 1, cfg),
+    steps = steps_for(contact, cfg)
+    if not steps:
+        return None
+    day, sequence = steps[0]
+    return _plan(
+        conv, sequence, 1, since + dt.timedelta(days=day), owner=_owner_id(contact, conv, fallback_owner),
+        meta={"since": since.isoformat(), "channel": origin.channel_kind, "origin": origin.id},
+        template=template_for(sequence, 1, cfg, contact),
     )  # fmt: skip
+
+
+def stop(conversation_id: int) -> int:
+    """The conversation was closed: nothing more is planned for it."""
+    return reminders.cancel_pending(conversation_id, KINDS)
 
 
 def _plan(
@@ -282,10 +243,8 @@ def _plan(
 # --- firing a step ---------------------------------------------------------------------
 
 
-@reminders.handler("reactivation")
-@reminders.handler("cadence")
 def fire(followup: FollowUp, now: dt.datetime) -> None:
-    """Run one due step (called by ``reminders.sweep`` once it has claimed the step)."""
+    """Run one due step (called by the reminders sweep once it has claimed the step)."""
     try:
         _fire(followup, now)
     except Exception:  # one broken contact must not stop the sweep for everyone else
@@ -303,25 +262,53 @@ def _stop_reason(followup: FollowUp, conv: Conversation, contact: Contact) -> st
         return "merged"
     if contact.lead_status not in CHASED_STATUSES:
         return "lead_status"
-    if followup.kind == "reactivation" and contact.lead_status != "dormant":
+    if conv.state == "closed":
+        return "closed"
+    if followup.kind in ("reactivation", "close_lost") and contact.lead_status != "dormant":
         return "not_dormant"
+    origin = (followup.meta or {}).get("origin")
+    if origin and Message.select(Message.status).where(Message.id == origin).scalar() == "failed":
+        return "reply_failed"
     since = _since(followup)
     if since is not None and conv.last_inbound_at is not None and conv.last_inbound_at > since:
         return "customer_replied"
     if since is not None and conv.last_outbound_at is not None and conv.last_outbound_at > since:
-        return "newer_reply"  # that reply started a cadence of its own
+        return "newer_reply"  # that reply started a plan of its own
     return None
 
 
-def _next_step(followup: FollowUp, contact: Contact, cfg: TeamCadence) -> tuple[str, int, int] | None:
-    """(sequence, step, days after this one) of the step that follows this one, if any."""
-    if followup.kind == "cadence":
-        gap = _gap(days_for(contact, cfg), followup.step)
-        if gap is not None:
-            return "cadence", followup.step + 1, gap
-        return ("reactivation", 1, cfg.reactivation_days[0]) if cfg.reactivation_days else None
-    gap = _gap(cfg.reactivation_days, followup.step)
-    return ("reactivation", followup.step + 1, gap) if gap is not None else None
+def _next_step(followup: FollowUp, contact: Contact, cfg: TeamCadence) -> tuple[str, int, dt.datetime] | None:
+    """(sequence, step, due) of the step that follows this one, if any. Steps of our reply's
+    plan are due from the reply (``since``), so a moved step does not move the rest."""
+    if followup.kind in ("cadence", "reengage"):
+        steps = steps_for(contact, cfg)
+        since = _since(followup) or followup.due_at
+        if followup.step < len(steps):
+            day, sequence = steps[followup.step]
+            return sequence, followup.step + 1, since + dt.timedelta(days=day)
+        if cfg.reactivation_days:
+            return "reactivation", 1, None
+        return None
+    if followup.kind == "reactivation":
+        days = cfg.reactivation_days
+        if followup.step < len(days):
+            return "reactivation", followup.step + 1, None
+        return "close_lost", 1, None
+    return None
+
+
+def _reactivation_due(followup: FollowUp, following: tuple, cfg: TeamCadence, now: dt.datetime) -> dt.datetime:
+    """Reactivation touches are due after dormancy (the previous touch), lost after a last gap."""
+    sequence, step, due = following
+    if due is not None:
+        return due
+    days = cfg.reactivation_days
+    if sequence == "reactivation" and step == 1:
+        return now + dt.timedelta(days=days[0])
+    if sequence == "reactivation":
+        return now + dt.timedelta(days=max(days[step - 1] - days[step - 2], 1))
+    gap = days[-1] - days[-2] if len(days) > 1 else CLOSE_AFTER_DAYS
+    return now + dt.timedelta(days=max(gap, 1))
 
 
 def _templates(*shortcuts: str | None) -> dict[str, Template]:
@@ -339,16 +326,20 @@ def _fire(followup: FollowUp, now: dt.datetime) -> None:
     if conv is None:
         return
     contact = conv.contact
-    stop = _stop_reason(followup, conv, contact)
-    if stop:
-        _record(followup, now, "stopped", done=True, because=stop)
+    stop_reason = _stop_reason(followup, conv, contact)
+    if stop_reason:
+        _record(followup, now, "stopped", done=True, because=stop_reason)
+        return
+    if followup.kind == "close_lost":
+        close_as_lost(contact, conv, now)
+        _record(followup, now, "closed", done=True)
         return
     cfg = TeamCadence.load()
     owner_id = _owner_id(contact, conv, followup.owner_id)
     following = _next_step(followup, contact, cfg)
     # The team's templates as they are now (settings may have changed since the step was planned).
-    shortcut = cfg.shortcut(followup.kind, followup.step)
-    next_shortcut = cfg.shortcut(*following[:2]) if following else None
+    shortcut = cfg.shortcut(followup.kind, followup.step, contact)
+    next_shortcut = cfg.shortcut(following[0], following[1], contact) if following else None
     found = _templates(shortcut, next_shortcut)
     template = found.get(shortcut)
     followup.template = template
@@ -358,15 +349,15 @@ def _fire(followup: FollowUp, now: dt.datetime) -> None:
         if is_postgres():  # one step of a conversation at a time across consumers (one a day)
             Conversation.select(Conversation.id).where(Conversation.id == conv.id).for_update().execute()
         problem: tuple[str, dict] | None = None
-        if cfg.auto_send and template is not None:
+        if cfg.sends(followup.kind) and template is not None:
             problem = _send_problem(conv, contact, kind, template, now)
             if problem is None:
-                tz = zone_of(contact, cfg)
-                if in_quiet_hours(now, tz, cfg.quiet):
-                    _move(followup, now, end_of_quiet_hours(now, tz, cfg.quiet), "quiet_hours")
+                clock = cfg.clock(contact)
+                if clock.is_quiet(now):
+                    _move(followup, now, clock.end_of_quiet(now), "quiet_hours")
                     return
-                if automatic_messages_on_local_day(conv.id, now, tz):
-                    _move(followup, now, next_morning(now, tz, cfg.quiet), "one_per_day")
+                if automatic_touches_on_local_day(conv.id, now, clock):
+                    _move(followup, now, clock.next_morning(now), "one_per_day")
                     return
                 try:
                     message = _send(followup, conv, contact, kind, template, owner_id, now)
@@ -377,14 +368,17 @@ def _fire(followup: FollowUp, now: dt.datetime) -> None:
             _record(followup, now, "task", done=False, because=problem[0] % problem[1] if problem else None)
         else:
             _record(followup, now, "sent", done=True, message=message.id)
-        if followup.kind == "cadence" and (following is None or following[0] == "reactivation"):
+            if followup.kind == "reengage":  # the owner hears that the lead was written to
+                notifications.notify_owner(
+                    owner_id, "reengage", conv.id, name=contact.display_name, sent=True, message_id=message.id,
+                    template=template.name,
+                )  # fmt: skip
+        if followup.kind in ("cadence", "reengage") and (following is None or following[0] == "reactivation"):
             make_dormant(contact, conv, now)  # the last step went unanswered
         if following is not None:
-            sequence, step, gap = following
-            _plan(
-                conv, sequence, step, now + dt.timedelta(days=gap), owner=owner_id, meta=followup.meta,
-                template=found.get(next_shortcut),
-            )  # fmt: skip
+            sequence, step, _ = following
+            due = max(_reactivation_due(followup, following, cfg, now), now)
+            _plan(conv, sequence, step, due, owner=owner_id, meta=followup.meta, template=found.get(next_shortcut))
     if message is not None:
         outbound.queue_delivery(message.id)
 
@@ -413,9 +407,11 @@ def _send(
     # automatic=True keeps it from counting as a human reply.
     agent = User.get_or_none(User.id == owner_id) if owner_id else None
     text = canned.render(template.body, contact, agent, conv)
+    automation = "lead_reengage" if followup.kind == "reengage" else followup.kind
     return outbound.send(
         conv, kind=kind, text=text, author=agent, automatic=True, template=template, at=now,
-        meta={"followup": followup.id, "sequence": followup.kind, "step": followup.step},
+        subject=template.name if kind == "email" else "",
+        meta={"followup": followup.id, "sequence": followup.kind, "step": followup.step, "automation": automation},
     )  # fmt: skip
 
 
@@ -423,18 +419,19 @@ def _task(
     followup: FollowUp, conv: Conversation, contact: Contact, template: Template | None, owner_id: int | None,
     problem: tuple[str, dict] | None,
 ) -> None:  # fmt: skip
-    params = {
-        "name": contact.display_name, "step": followup.step, "template": template.name if template else "",
-        "sequence": followup.kind,  # "cadence", or "reactivation" for a dormant lead
-    }  # fmt: skip
+    params = {"name": contact.display_name, "step": followup.step, "template": template.name if template else ""}
+    if followup.kind == "reengage":
+        kind = "reengage"
+        since = _since(followup)
+        params.update(days=(followup.due_at - since).days if since else None, sent=False)
+    else:
+        kind = "cadence_task"
+        params["sequence"] = followup.kind  # "cadence", or "reactivation" for a dormant lead
     if template is not None:
         params["shortcut"] = template.shortcut
     if problem:
         params["reason"], params["reason_params"] = problem  # why it was not sent automatically
-    if owner_id:
-        notifications.notify(owner_id, "cadence_task", conv.id, **params)
-    else:
-        notifications.notify_managers("cadence_task", conv.id, **params)
+    notifications.notify_owner(owner_id, kind, conv.id, **params)
 
 
 def _record(followup: FollowUp, now: dt.datetime, outcome: str, *, done: bool, **extra) -> None:
@@ -456,7 +453,7 @@ def _move(followup: FollowUp, now: dt.datetime, when: dt.datetime, because: str)
 
 
 def make_dormant(contact: Contact, conv: Conversation | None, now: dt.datetime) -> bool:
-    """The cadence ended without an answer: the lead joins the dormant group."""
+    """The plan ended without an answer: the lead joins the dormant group."""
     if contact.lead_status == "dormant":
         if contact.dormant_since is None:
             Contact.update(dormant_since=now).where(Contact.id == contact.id).execute()
@@ -475,12 +472,27 @@ def make_dormant(contact: Contact, conv: Conversation | None, now: dt.datetime) 
     return True
 
 
+def close_as_lost(contact: Contact, conv: Conversation, now: dt.datetime) -> None:
+    """Reactivation ended without an answer: the lead is lost and its conversation closed."""
+    with write_transaction():
+        Contact.update(lead_status="lost", dormant_since=None, updated_at=now).where(Contact.id == contact.id).execute()
+        audit.record(
+            None, "lead_closed_lost", contact, conversation=conv,
+            before={"lead_status": contact.lead_status}, after={"lead_status": "lost"},
+        )  # fmt: skip
+        if conv.state != "closed":
+            Conversation.update(state="closed", snoozed_until=None, updated_at=now).where(
+                Conversation.id == conv.id
+            ).execute()
+    contact.lead_status = "lost"
+
+
 # --- the contact's own cadence ---------------------------------------------------------
 
 
 def set_cadence(contact: Contact, actor: User | None, value: str | list | None) -> Contact:
     """Give the contact its own cadence (stretch it when they are busy, tighten it when
-    they are engaged) or, with an empty value, go back to the team's. A cadence already
+    they are engaged) or, with an empty value, go back to the team's. A plan already
     running keeps its place: its pending step is re-timed with the new days, counted
     from our last reply (or now, if that moment has passed)."""
     days = parse_days(value)
@@ -506,26 +518,28 @@ def _retime(conv: Conversation, contact: Contact) -> None:
         FollowUp.select()
         .where(
             (FollowUp.conversation == conv.id)
-            & (FollowUp.kind == "cadence")
+            & FollowUp.kind.in_(["cadence", "reengage"])
             & FollowUp.fired_at.is_null()
             & FollowUp.cancelled_at.is_null()
         )
         .order_by(FollowUp.step.desc())
         .first()
     )
-    days = days_for(contact)
-    if pending is None or not days:
+    cfg = TeamCadence.load()
+    steps = steps_for(contact, cfg)
+    if pending is None or not steps:
         return
     since = _since(pending) or conv.last_outbound_at or utcnow()
-    step = min(pending.step, len(days))
-    due = max(since + dt.timedelta(days=days[step - 1]), utcnow())
-    reminders.cancel_pending(conv.id, ("cadence",))
-    _plan(conv, "cadence", step, due, owner=pending.owner_id, meta=pending.meta or {},
-          template=template_for("cadence", step))  # fmt: skip
+    step = min(pending.step, len(steps))
+    day, sequence = steps[step - 1]
+    due = max(since + dt.timedelta(days=day), utcnow())
+    reminders.cancel_pending(conv.id, ("cadence", "reengage"))
+    _plan(conv, sequence, step, due, owner=pending.owner_id, meta=pending.meta or {},
+          template=template_for(sequence, step, cfg, contact))  # fmt: skip
 
 
 def next_step(contact: Contact) -> FollowUp | None:
-    """The contact's next cadence or reactivation step, if one is planned."""
+    """The contact's next planned step, if one is planned."""
     return (
         FollowUp.select(FollowUp, Template)
         .join(Conversation, on=(FollowUp.conversation == Conversation.id))
