@@ -91,6 +91,8 @@ def react(stored: IngestResult, channel: Channel | None = None, *, lead_source: 
         contact = Contact.get_by_id(conv.contact_id)
         source = lead_source if lead_source is not None else channel.name
         received.lead = ON_NEW_LEAD(conv, contact, message, kind=message.channel_kind, source=source, now=now)
+        if lead_source is None:  # the lead form records its own, with the attribution
+            lifecycle.record_arrival(conv, contact, received.lead, source=source, kind=message.channel_kind)
     return received
 
 
@@ -99,16 +101,18 @@ def receive_many(inbounds: list[InboundMessage], channel: Channel) -> int:
     same reactions. Returns how many messages were new."""
     with write_transaction():
         batch = ingest.ingest_many(inbounds, channel)
-        _on_customer_messages(batch.first_customer_message)
+        if not batch.stored:
+            return 0
+        _on_customer_messages(batch.first_customer_message, lifecycle.takes_leads(channel))
         acks = []
         now = utcnow()
-        for conversation_id, message_id in batch.new_leads().items():
+        for conversation_id, message_id in (batch.new_leads() if lifecycle.takes_leads(channel) else {}).items():
             message = Message.get_by_id(message_id)
             if lifecycle.is_new_lead(message, channel, now):
                 conv = Conversation.get_by_id(conversation_id)
-                started = ON_NEW_LEAD(
-                    conv, Contact.get_by_id(conv.contact_id), message, kind="email", source=channel.name, now=now
-                )
+                contact = Contact.get_by_id(conv.contact_id)
+                started = ON_NEW_LEAD(conv, contact, message, kind="email", source=channel.name, now=now)
+                lifecycle.record_arrival(conv, contact, started, source=channel.name, kind="email")
                 if started.ack.get("status") == "sent":
                     acks.append(started.ack["message_id"])
     for message_id in acks:
@@ -116,10 +120,10 @@ def receive_many(inbounds: list[InboundMessage], channel: Channel) -> int:
     return batch.stored
 
 
-def _on_customer_messages(first_message: dict[int, int]) -> None:
+def _on_customer_messages(first_message: dict[int, int], leads: bool) -> None:
     """ON_CUSTOMER_MESSAGE for a batch, given each conversation's first customer message
-    (the later ones change nothing more): the plan stops, a dormant lead wakes, and a lead
-    left waiting is reminded."""
+    (the later ones change nothing more): the plan stops, a dormant lead wakes, and on a
+    channel that takes ``leads`` a lead left waiting is reminded."""
     if not first_message:
         return
     conversation_ids = sorted(first_message)
@@ -142,19 +146,19 @@ def _on_customer_messages(first_message: dict[int, int]) -> None:
         ).execute()
     # Leads to wake, or to remind while they wait (mail of the last days only: an import of
     # old mail reminds nobody).
-    recent = utcnow() - lifecycle.HISTORY
+    wake = (Contact.lead_status == "dormant") | Contact.dormant_since.is_null(False)
+    if leads:
+        wake |= (
+            Conversation.waiting_since.is_null(False) & (Conversation.last_inbound_at >= utcnow() - lifecycle.HISTORY)
+            & Contact.lead_status.in_(lifecycle.WAITING_STATUSES)
+        )  # fmt: skip
     woken = (
         Conversation.select(Conversation.id)
         .join(Contact)
-        .where(
-            Conversation.id.in_(conversation_ids)
-            & ((Contact.lead_status == "dormant") | Contact.dormant_since.is_null(False)
-               | (Conversation.waiting_since.is_null(False) & (Conversation.last_inbound_at >= recent)
-                  & Contact.lead_status.in_(lifecycle.WAITING_STATUSES)))
-        )
+        .where(Conversation.id.in_(conversation_ids) & wake)
         .order_by(Conversation.id)
         .tuples()
-    )  # fmt: skip
+    )
     for (conversation_id,) in woken:
         lifecycle.on_customer_message(Message.get_by_id(first_message[conversation_id]))
 

@@ -96,6 +96,15 @@ def _new_name(name: str, missing_msgid: str) -> str:
     return name
 
 
+def takes_leads(values: dict, current: bool = True) -> bool:
+    """The channel's "new contacts here are leads" switch from a form or the CLI: the
+    checkbox when the form showed it (``leads_field``), else ``current`` (on for a new
+    channel)."""
+    if "leads" in values:
+        return str(values["leads"]).lower() not in ("", "0", "off", "false", "no")
+    return False if values.get("leads_field") else current
+
+
 def _create(kind: str, name: str, stored: dict, actor: User | None) -> Channel:
     with write_transaction():
         channel = Channel.create(kind=kind, name=name, settings=stored)
@@ -105,7 +114,7 @@ def _create(kind: str, name: str, stored: dict, actor: User | None) -> Channel:
 
 def add_email_channel(name: str, values: dict, actor: User | None = None) -> Channel:
     name = _new_name(name, N_("Give the mailbox a name."))
-    return _create("email", name, email_settings(values).to_stored(), actor)
+    return _create("email", name, {**email_settings(values).to_stored(), "leads": takes_leads(values)}, actor)
 
 
 def update_email_channel(channel: Channel, values: dict, actor: User | None = None) -> Channel:
@@ -114,6 +123,7 @@ def update_email_channel(channel: Channel, values: dict, actor: User | None = No
 
 
 def _save(channel: Channel, stored: dict, values: dict, actor: User | None) -> Channel:
+    stored = {**stored, "leads": takes_leads(values, bool((channel.settings or {}).get("leads", True)))}
     with write_transaction():
         channel.settings = stored
         if values.get("name"):
@@ -183,7 +193,7 @@ def twilio_settings(values: dict, existing=None):
 
 def add_twilio_channel(name: str, values: dict, actor: User | None = None) -> Channel:
     name = _new_name(name, N_("Give the account a name."))
-    return _create("twilio", name, twilio_settings(values).to_stored(), actor)
+    return _create("twilio", name, {**twilio_settings(values).to_stored(), "leads": takes_leads(values)}, actor)
 
 
 def update_twilio_channel(channel: Channel, values: dict, actor: User | None = None) -> Channel:

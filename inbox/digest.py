@@ -16,6 +16,7 @@ from .channels import ChannelError
 from .channels import email as email_adapter
 from .db import utcnow
 from .i18n import N_
+from .leads import attention
 from .models import Channel, Contact, Conversation, FollowUp, Notification, User
 
 log = logging.getLogger(__name__)
@@ -108,7 +109,8 @@ def email_notifications(now: dt.datetime | None = None, base_url: str = "") -> i
 
 def summary_figures(user: User, now: dt.datetime) -> dict[str, int]:
     """Waiting now, breached, follow-ups due today or overdue, new leads today: the
-    user's own (agents) or the team's (managers and admins)."""
+    user's own (agents) or the team's (managers and admins), who also see the open leads
+    with no next step."""
     tz = ZoneInfo(user.timezone)
     local_midnight = dt.datetime.combine(now.replace(tzinfo=dt.UTC).astimezone(tz).date(), dt.time(), tz)
     day_start = local_midnight.astimezone(dt.UTC).replace(tzinfo=None)
@@ -129,6 +131,7 @@ def summary_figures(user: User, now: dt.datetime) -> dict[str, int]:
         "followups": followups.count(),
         "new_leads": leads.count(),
         "unassigned": 0 if mine else waiting.where(Conversation.assignee.is_null()).count(),
+        "attention": 0 if mine else attention.count(),
     }
 
 
@@ -160,6 +163,7 @@ def daily_summaries(now: dt.datetime | None = None, base_url: str = "") -> int:
         ]
         if user.can("manager"):
             lines.append(_("Unassigned and waiting: %(n)s") % {"n": f["unassigned"]})
+            lines.append(_("Open leads with no next step (Needs attention): %(n)s") % {"n": f["attention"]})
         if base_url:
             lines.append(f"\n{base_url.rstrip('/')}/inbox")
         try:

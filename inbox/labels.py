@@ -74,7 +74,12 @@ def event_text(event) -> str:
     if action == "lead_captured":
         return gettext("New lead from %(source)s", source=after.get("lead_source") or after.get("source") or "—")
     if action == "lead_ack_skipped":
+        if after.get("reason"):
+            reason = gettext(after["reason"], **(after.get("reason_params") or {}))
+            return gettext("No automatic acknowledgement was sent: %(reason)s", reason=reason)
         return gettext("No automatic acknowledgement was sent")
+    if action == "lead_closed_lost":
+        return gettext("No answer to the reactivation touches: closed as lost")
     if action == "lead_reactivated":
         return gettext(
             "The dormant lead wrote again: back to %(status)s", status=lead_status_label(after.get("lead_status", ""))
@@ -145,11 +150,17 @@ def _notification_line(kind: str, p: dict, name: str) -> str:
     if kind == "snooze_ended":
         return gettext("Snooze ended: %(name)s", name=name)
     if kind == "new_lead":
+        if p.get("unassigned"):
+            return gettext("New lead, and no agent is available to take it: %(name)s", name=name)
         if p.get("source"):
             return gettext("New lead from %(source)s: %(name)s", source=p["source"], name=name)
         return gettext("New lead: %(name)s", name=name)
     if kind == "lead_unanswered":
+        if p.get("escalated"):
+            return gettext("Escalated: %(name)s, a lead, is still waiting for an answer", name=name)
         return gettext("%(name)s, a new lead, is still waiting for an answer", name=name)
+    if kind == "lead_problem":
+        return gettext("Write to %(name)s, a new lead, yourself", name=name)
     if kind == "reengage":
         if p.get("sent"):
             return gettext("Re-engagement message sent to %(name)s", name=name)

@@ -21,9 +21,10 @@ from peewee import JOIN, Case
 
 from . import contacts, search, sla
 from .db import utcnow
+from .leads import attention
 from .models import CHANNEL_KINDS, LEAD_STATUSES, Contact, ContactTag, Conversation, User
 
-FOLDERS = ("mine", "unassigned", "open", "snoozed", "closed")
+FOLDERS = ("mine", "unassigned", "open", "attention", "snoozed", "closed")
 SORTS = ("newest", "waiting")
 PAGE_SIZE = 50
 TRUE = ("1", "on", "true", "yes")
@@ -192,6 +193,8 @@ def conversations(
         query = query.where((Conversation.state == "open") & (Conversation.assignee == user.id))
     elif f.folder == "unassigned":
         query = query.where((Conversation.state == "open") & Conversation.assignee.is_null())
+    elif f.folder == "attention":
+        query = query.where(attention.condition())
     else:
         query = query.where(Conversation.state == f.folder)
     if f.channel:
@@ -250,6 +253,7 @@ def folder_counts(user: User) -> dict[str, int]:
         "mine": open_.where(Conversation.assignee == user.id).count(),
         "unassigned": open_.where(Conversation.assignee.is_null()).count(),
         "waiting": open_.where(Conversation.waiting_since.is_null(False)).count(),
+        "attention": attention.count(),
     }
 
 

@@ -133,14 +133,20 @@ def admin():
     return factories.make_user("admin", "Admin Park", "admin@example.com")
 
 
-@pytest.fixture
-def email_channel():
-    return factories.make_channel("email")
+# The modules about the lead lifecycle get channels whose new contacts are leads, as in
+# the product; elsewhere a new contact's first message would also start the lead steps
+# (an owner by round-robin, notifications, reminders) that those tests are not about.
+LEAD_MODULES = {"tests.test_cadence", "tests.test_leads", "tests.test_lead_lifecycle", "tests.browser.test_attention"}
 
 
 @pytest.fixture
-def twilio_channel():
-    return factories.make_channel("twilio")
+def email_channel(request):
+    return factories.make_channel("email", leads=request.module.__name__ in LEAD_MODULES)
+
+
+@pytest.fixture
+def twilio_channel(request):
+    return factories.make_channel("twilio", leads=request.module.__name__ in LEAD_MODULES)
 
 
 __all__ = ["csrf_token", "login", "post", "search"]

@@ -21,10 +21,13 @@ def make_user(role: str = "agent", name: str | None = None, email: str | None = 
     )
 
 
-def make_channel(kind: str = "email", name: str | None = None, **kw) -> Channel:
+def make_channel(kind: str = "email", name: str | None = None, *, leads: bool = False, **kw) -> Channel:
     """By default a placeholder that holds inbound test messages and is connected to no
-    provider (disabled), so replies fail with "no channel configured"."""
+    provider (disabled), so replies fail with "no channel configured". New contacts on it
+    are leads only with ``leads`` (the product's default): tests that are not about the
+    lead lifecycle would otherwise get its owner, notifications and reminders too."""
     kw.setdefault("enabled", False)
+    kw.setdefault("settings", {"leads": leads})
     return Channel.create(kind=kind, name=name or f"{kind} channel {next(_seq)}", **kw)
 
 

@@ -10,8 +10,8 @@ import itertools
 import math
 from zoneinfo import ZoneInfo
 
-from inbox import contacts, outbound
-from inbox.ingest import InboundMessage, ingest
+from inbox import automation, contacts, outbound
+from inbox.ingest import InboundMessage
 from inbox.models import Channel, Contact, Conversation, Message, User
 from inbox.stats.period import Filters
 
@@ -53,9 +53,9 @@ def team_and_channels() -> tuple[User, User, User, Channel, Channel]:
 def customer_writes(
     channel: Channel, at: dt.datetime, address: str, *, kind: str | None = None, auto_reply: bool = False, **kw
 ) -> Message:
-    """An inbound message received at ``at`` (naive UTC), stored by ``ingest()``."""
+    """An inbound message received at ``at`` (naive UTC), received as a channel would."""
     kind = kind or ("email" if channel.kind == "email" else "sms")
-    return ingest(
+    return automation.receive(
         InboundMessage(
             channel_id=channel.id, kind=kind, provider_id=f"stats-{next(_ids)}", address=address,
             text=kw.pop("text", "Hello"), received_at=at, auto_reply=auto_reply, **kw,
@@ -65,7 +65,8 @@ def customer_writes(
 
 def we_send(conv_id: int, author: User | None, at: dt.datetime, kind: str = "email", *, automatic: bool = False):
     """Our outbound message at ``at``: a human reply, or with ``automatic`` an automation's."""
-    return outbound.send(
+    send = outbound.send if automatic or author is None else automation.reply
+    return send(
         Conversation.get_by_id(conv_id), kind=kind, text="Thanks for writing.", author=author, at=at,
         automatic=automatic,
     )  # fmt: skip

@@ -56,6 +56,16 @@ def pending(conv_id: int) -> list[tuple[str, int, dt.datetime]]:
     return [(f.kind, f.step, f.due_at) for f in rows.order_by(FollowUp.due_at)]
 
 
+def planned(conv_id: int) -> list[tuple[str, int, dt.datetime]]:
+    """The pending steps of the follow-up plan (not the waiting-lead reminders)."""
+    return [p for p in pending(conv_id) if p[0] in plan.KINDS]
+
+
+def pure_cadence() -> None:
+    """The cadence alone: no day-3 re-engagement step in the plan of a new lead."""
+    team.put("lead_reengage_days", 0)
+
+
 def tasks(user: User) -> list[tuple[str, int]]:
     rows = Notification.select().where((Notification.user == user) & (Notification.kind == "cadence_task"))
     return [(n.params["sequence"], n.params["step"]) for n in rows.order_by(Notification.id)]
@@ -99,30 +109,45 @@ def lead(email_channel, agent) -> int:
 # --- the default cadence, dormancy and reactivation -----------------------------------
 
 
-def test_default_cadence_is_1_3_7_14_days_then_dormant_then_reactivation_at_7_and_14(lead, agent):
+def test_default_plan_is_1_3_7_14_days_with_day_3_reengagement_then_dormant_reactivation_at_7_and_14_then_lost(
+    lead, agent
+):
     template(agent, "checkin")
-    team.put("cadence_templates", {"2": "checkin"})
+    team.put("cadence_templates", {"3": "checkin"})  # step 3 of the team cadence: day 7
     assert pending(lead) == [("cadence", 1, T0 + DAY)]
     moments = [T0 + d * DAY for d in (1, 3, 7, 14)] + [T0 + (14 + d) * DAY for d in (7, 14)]
     for moment in moments:
         assert automation.sweep_followups(now=moment - dt.timedelta(minutes=1)) == 0
         assert automation.sweep_followups(now=moment) == 1
+    # the lead is still "new": day 3 of the cadence is the re-engagement, one step of the same plan
     expected = [
         ("cadence", 1),
-        ("cadence", 2),
         ("cadence", 3),
         ("cadence", 4),
         ("reactivation", 1),
         ("reactivation", 2),
     ]
     assert tasks(agent) == expected
-    second = Notification.select().where(Notification.kind == "cadence_task").order_by(Notification.id)[1]
-    assert second.params["template"] == "Checkin" and second.params["name"] == "Minji Kim"
-    assert second.conversation_id == lead
+    (reengage,) = Notification.select().where(Notification.kind == "reengage")
+    assert (reengage.user_id, reengage.params["step"], reengage.params["days"]) == (agent.id, 2, 3)
+    assert reengage.params["sent"] is False and reengage.conversation_id == lead
+    day_7 = Notification.select().where(Notification.kind == "cadence_task").order_by(Notification.id)[1]
+    assert day_7.params["template"] == "Checkin" and day_7.params["name"] == "Minji Kim"
+    assert day_7.conversation_id == lead
     contact = Contact.get()
     assert (contact.lead_status, contact.dormant_since) == ("dormant", T0 + 14 * DAY)
     event = AuditEvent.get(AuditEvent.action == "contact_changed")
     assert (event.before, event.after, event.actor_id) == ({"lead_status": "new"}, {"lead_status": "dormant"}, None)
+    # the last reactivation touch went unanswered: after one more gap (7 days) the lead is lost
+    assert pending(lead) == [("close_lost", 1, T0 + 35 * DAY)]
+    assert automation.sweep_followups(now=T0 + 35 * DAY) == 1
+    assert Contact.get().lead_status == "lost" and Conversation.get_by_id(lead).state == "closed"
+    lost = AuditEvent.get(AuditEvent.action == "lead_closed_lost")
+    assert (lost.before, lost.after, lost.conversation_id) == (
+        {"lead_status": "dormant"},
+        {"lead_status": "lost"},
+        lead,
+    )
     assert pending(lead) == [] and automation.sweep_followups(now=T0 + 365 * DAY) == 0
     assert automatic(lead) == []  # tasks only: nothing was sent
 
@@ -138,10 +163,16 @@ def test_a_customer_reply_stops_the_cadence_and_the_reactivation(lead, agent, em
     for moment in [T0 + d * DAY for d in (1, 3, 7, 14)]:
         if moment < when:
             automation.sweep_followups(now=moment)
-    assert pending(lead)
+    assert planned(lead)
+    chased = Notification.select().where(Notification.kind.in_(["cadence_task", "reengage"])).count()
     customer_writes(email_channel, when, "lead@example.com", text="Sorry, busy week. Still interested!")
-    assert pending(lead) == []
-    assert automation.sweep_followups(now=when + 100 * DAY) == 0
+    assert planned(lead) == []
+    # they wait for our answer now: the waiting-lead reminder takes over from the plan
+    assert [kind for kind, _, _ in pending(lead)] == ["lead_unanswered"]
+    automation.sweep_followups(now=when + 100 * DAY)
+    assert planned(lead) == []
+    assert Notification.select().where(Notification.kind.in_(["cadence_task", "reengage"])).count() == chased
+    assert len(Notification.select().where(Notification.kind == "lead_unanswered")) == 1
 
 
 def test_a_new_reply_of_ours_restarts_the_cadence(lead, agent):
@@ -155,7 +186,7 @@ def test_won_and_lost_leads_are_not_chased(lead, agent, status):
     contacts.update(Contact.get(), agent, lead_status=status)
     assert automation.sweep_followups(now=T0 + DAY) == 1
     assert tasks(agent) == [] and pending(lead) == []
-    assert FollowUp.get().meta["outcome"] == "stopped"
+    assert FollowUp.get(FollowUp.kind == "cadence").meta["outcome"] == "stopped"
     we_reply(lead, agent, T0 + 2 * DAY)
     assert pending(lead) == []
 
@@ -164,6 +195,7 @@ def test_won_and_lost_leads_are_not_chased(lead, agent, status):
 
 
 def test_auto_send_stores_automatic_messages_that_do_not_stop_the_clock(lead, agent, queued, email_channel):
+    pure_cadence()
     auto_send(agent)
     for d in (1, 3, 7, 14):
         automation.sweep_followups(now=T0 + d * DAY)
@@ -184,10 +216,12 @@ def test_auto_send_stores_automatic_messages_that_do_not_stop_the_clock(lead, ag
     # the customer answers: nobody had answered them by hand, the waiting clock starts now
     customer_writes(email_channel, T0 + 22 * DAY, "lead@example.com", text="Yes, let's talk")
     conv = Conversation.get_by_id(lead)
-    assert conv.waiting_since == T0 + 22 * DAY and pending(lead) == []
+    assert conv.waiting_since == T0 + 22 * DAY and planned(lead) == []
+    assert pending(lead) == [("lead_unanswered", 1, T0 + 22 * DAY + HOUR)]  # the owner is reminded instead
 
 
 def test_at_most_one_automatic_touch_a_day_the_second_moves_to_the_next_morning(lead, agent, queued):
+    pure_cadence()
     auto_send(agent)
     conv = Conversation.get_by_id(lead)
     # another automation wrote to them on Tuesday already (07:00 in Seoul)
@@ -202,7 +236,8 @@ def test_at_most_one_automatic_touch_a_day_the_second_moves_to_the_next_morning(
     assert (first.meta["outcome"], first.meta["because"]) == ("moved", "one_per_day")
     assert automation.sweep_followups(now=wednesday_8am) == 1
     assert [m.sent_at for m in automatic(lead)] == [T0 + DAY - 3 * HOUR, wednesday_8am]
-    assert pending(lead) == [("cadence", 2, wednesday_8am + 2 * DAY)]  # the gap 1 -> 3 days is kept
+    # the moved step does not move the next one: still due 3 days after our reply
+    assert pending(lead) == [("cadence", 2, T0 + 3 * DAY)]
 
 
 @pytest.mark.parametrize(
@@ -251,8 +286,8 @@ def test_an_opted_out_contact_gets_no_automatic_message_the_owner_gets_the_task(
     assert automatic(conv_id) == [] and queued == []
     (n,) = Notification.select().where(Notification.kind == "cadence_task")
     assert (n.user_id, n.params["step"], n.params["reason"], n.params["template"]) == (agent.id, 1, reason, "Step1")
-    assert FollowUp.get(FollowUp.step == 1).meta["outcome"] == "task"
-    assert pending(conv_id) == [("cadence", 2, T0 + 3 * DAY)]  # the owner keeps getting the tasks
+    assert FollowUp.get((FollowUp.kind == "cadence") & (FollowUp.step == 1)).meta["outcome"] == "task"
+    assert pending(conv_id) == [("reengage", 2, T0 + 3 * DAY)]  # the owner keeps getting the tasks
 
 
 def test_whatsapp_outside_the_window_only_an_approved_template_goes(twilio_channel, agent, queued):
@@ -261,11 +296,12 @@ def test_whatsapp_outside_the_window_only_an_approved_template_goes(twilio_chann
              content_variables={"1": "{{ contact.first_name }}"})  # fmt: skip
     team.put("cadence_templates", {"1": "nudge", "2": "approved"})
     team.put("cadence_auto_send", True)
+    pure_cadence()
     conv_id = start(twilio_channel, agent, kind="whatsapp", address="+821012345678")
     assert Contact.get().whatsapp_opt_in_at is not None  # they wrote first on WhatsApp
     automation.sweep_followups(now=T0 + DAY)  # 25 hours after their message: the window is closed
     assert automatic(conv_id) == []
-    (n,) = Notification.select()
+    (n,) = Notification.select().where(Notification.kind == "cadence_task")
     assert n.params["reason"].startswith("The WhatsApp 24-hour window is closed")
     automation.sweep_followups(now=T0 + 3 * DAY)
     (message,) = automatic(conv_id)
@@ -278,6 +314,7 @@ def test_whatsapp_outside_the_window_only_an_approved_template_goes(twilio_chann
 
 
 def test_a_contact_cadence_overrides_the_team_one(email_channel, agent):
+    pure_cadence()
     customer_writes(email_channel, T0 - HOUR, "busy@example.com", name="Busy Park")
     contact = Contact.get()
     plan.set_cadence(contact, agent, "14 21")
@@ -296,6 +333,7 @@ def test_a_contact_cadence_overrides_the_team_one(email_channel, agent):
 
 
 def test_changing_the_cadence_retimes_the_running_one(lead, agent):
+    pure_cadence()
     assert pending(lead) == [("cadence", 1, T0 + DAY)]
     plan.set_cadence(Contact.get(), agent, [2, 4])  # engaged: tighten
     assert pending(lead) == [("cadence", 1, T0 + 2 * DAY)]

@@ -51,7 +51,7 @@ def prepare() -> tuple[Channel, dict]:
     """Contacts whose conversations are closed, snoozed, answered, nameless, dormant, with
     follow-ups pending; one message already stored; one mail of ours sent."""
     _truncate()
-    channel = make_channel("email", name="Mailbox")
+    channel = make_channel("email", name="Mailbox", leads=True)
     agent = make_user("agent", "Agent Kim", "agent@example.com")
     make_user("manager", "Manager Lee", "manager@example.com")
 
@@ -169,7 +169,7 @@ def snapshot() -> dict:
 
 
 def one_by_one(inbounds: list[InboundMessage], channel: Channel) -> int:
-    return sum(ingest.ingest(i, channel).created for i in inbounds)
+    return sum(automation.receive(i, channel).created for i in inbounds)
 
 
 def test_a_batch_stores_exactly_what_ingesting_one_by_one_stores():
@@ -178,7 +178,7 @@ def test_a_batch_stores_exactly_what_ingesting_one_by_one_stores():
     expected = snapshot()
 
     channel, _ = prepare()
-    assert ingest_many(batch(channel), channel) == expected_created
+    assert automation.receive_many(batch(channel), channel) == expected_created
     got = snapshot()
     for key in expected:
         assert got[key] == expected[key], key
@@ -212,9 +212,9 @@ def test_a_batch_stores_exactly_what_ingesting_one_by_one_stores():
 def test_a_batch_of_mail_already_stored_stores_nothing():
     channel, _ = prepare()
     inbounds = batch(channel)
-    assert ingest_many(inbounds, channel) == 18
+    assert automation.receive_many(inbounds, channel) == 18
     before = snapshot()
-    assert ingest_many(inbounds, channel) == 0
+    assert automation.receive_many(inbounds, channel) == 0
     assert one_by_one(inbounds, channel) == 0
     assert snapshot() == before
 
@@ -283,16 +283,16 @@ def test_a_chunk_that_fails_half_way_is_rolled_back_and_stored_one_by_one(monkey
 
     channel, _ = prepare()
 
-    real_hook = automation.on_customer_messages
+    real_hook = automation._on_customer_messages
     hooks = []
 
-    def fail_the_second_time(first_message):
+    def fail_the_second_time(first_message, leads):
         hooks.append(first_message)
         if len(hooks) == 2:  # the last run of plain mail, after the bounce and the unreadable mail
             raise RuntimeError("the database went away after the messages were written")
-        real_hook(first_message)
+        real_hook(first_message, leads)
 
-    monkeypatch.setattr(automation, "on_customer_messages", fail_the_second_time)
+    monkeypatch.setattr(automation, "_on_customer_messages", fail_the_second_time)
     calls = []
     real_store = polling.store
     monkeypatch.setattr(
@@ -324,8 +324,11 @@ def test_a_message_that_cannot_be_stored_is_kept_raw_and_the_rest_of_its_chunk_i
 
 def test_store_batch_statements_do_not_grow_per_message_with_peewee_queries(monkeypatch):
     """50 new mails from 10 senders: the set-based path builds a handful of peewee queries
-    per chunk, not ~15 per mail."""
+    per chunk, not ~15 per mail. (On a channel that takes leads, each new sender is also a
+    new lead with its own steps: owner, notification, reminders.)"""
     channel, _ = prepare()
+    Channel.update(settings={"leads": False}).where(Channel.id == channel.id).execute()
+    channel = Channel.get_by_id(channel.id)
     mails = [mail(channel, f"q{i}", f"sender{i % 10}@example.com", i, name=f"Sender {i % 10}") for i in range(50)]
     executed = []
     real = type(db.obj).execute_sql

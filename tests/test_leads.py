@@ -123,8 +123,13 @@ def test_a_json_lead_creates_the_contact_thread_and_sequence(client, token, agen
     (new_lead,) = Notification.select().where(Notification.user == agent)  # one alert, not "assigned" too
     assert new_lead.kind == "new_lead"
     assert new_lead.conversation_id == conv.id and new_lead.params["name"] == "Kim Minji"
-    planned = [(f.kind, f.due_at - message.sent_at) for f in FollowUp.select().order_by(FollowUp.due_at)]
-    assert planned == [("lead_unanswered", HOUR), ("lead_unanswered", DAY), ("reengage", 3 * DAY)]
+    # the waiting-lead reminders, one planned at a time; the re-engagement waits for our first reply
+    planned = [(f.kind, f.step, f.due_at - message.sent_at) for f in FollowUp.select().order_by(FollowUp.due_at)]
+    assert planned == [("lead_unanswered", 1, HOUR)]
+    automation.sweep_followups(now=message.sent_at + HOUR)
+    pending = FollowUp.select().where(FollowUp.fired_at.is_null() & FollowUp.cancelled_at.is_null())
+    assert [(f.kind, f.step, f.due_at - message.sent_at) for f in pending] == [("lead_unanswered", 2, DAY)]
+    assert not FollowUp.select().where(FollowUp.kind == "reengage").exists()
     assert LeadSource.get().last_used_at is not None
     assert AuditEvent.select().where(AuditEvent.action == "lead_captured").count() == 1
 
@@ -244,7 +249,7 @@ def test_the_same_submission_twice_is_stored_and_acknowledged_once(client, token
     assert Message.select().where(Message.direction == "in").count() == 1
     assert Message.select().where(Message.direction == "out").count() == 1
     assert len(notes("new_lead")) == 1
-    assert FollowUp.select().count() == 3
+    assert [f.kind for f in FollowUp.select()] == ["lead_unanswered"]  # planned once
 
 
 def test_a_new_message_from_a_known_lead_joins_their_thread(client, token, agent):
@@ -258,8 +263,8 @@ def test_a_new_message_from_a_known_lead_joins_their_thread(client, token, agent
     contact = Contact.get()
     assert contact.source == "Website" and contact.utm == {}  # the first touch wins
     assert Message.get_by_id(second["message_id"]).meta["lead"]["utm"] == {"utm_source": "later"}
-    # the unanswered reminders of the first submission are still running: not planned twice
-    assert FollowUp.select().where(FollowUp.kind == "lead_unanswered").count() == 2
+    # the waiting reminder of the first submission is still pending: not planned twice
+    assert FollowUp.select().where(FollowUp.kind == "lead_unanswered").count() == 1
 
 
 def test_a_lead_matching_a_contact_by_phone_adds_the_email(client, token, admin, email_channel):
@@ -437,18 +442,24 @@ def test_no_reengagement_when_the_lead_replied(client, token, agent, email_chann
     t0 = Message.get_by_id(body["message_id"]).sent_at
     conv = Conversation.get_by_id(body["conversation_id"])
     automation.reply(conv, kind="email", text="It is 10,000 won.", author=agent)
+    step = FollowUp.get(FollowUp.kind.in_(["cadence", "reengage"]))  # the plan our reply started
     factories.receive(email_channel, address="a@example.com", text="Thanks, let me think.")
-    automation.sweep_followups(now=t0 + 3 * DAY + MINUTE)
-    assert notes("reengage") == []
-    assert FollowUp.get(FollowUp.kind == "reengage").cancelled_at is not None
+    assert FollowUp.get_by_id(step.id).cancelled_at is not None
+    for moment in (t0 + DAY + MINUTE, t0 + 3 * DAY + MINUTE):
+        automation.sweep_followups(now=moment)
+    assert notes("reengage") == [] and notes("cadence_task") == []
+    assert not FollowUp.select().where(FollowUp.kind == "reengage").exists()
 
 
 def test_no_reengagement_task_when_nobody_wrote_to_the_lead_yet(client, token, agent):
     body = send_lead(client, token, {"email": "a@example.com"}).get_json()
     t0 = Message.get_by_id(body["message_id"]).sent_at
+    for moment in (t0 + HOUR + MINUTE, t0 + DAY + MINUTE):
+        automation.sweep_followups(now=moment)
+    assert len(notes("lead_unanswered", agent)) == 2  # the unanswered reminders cover them
     automation.sweep_followups(now=t0 + 3 * DAY + MINUTE)
-    assert notes("reengage") == []  # the unanswered reminders cover them
-    assert len(notes("lead_unanswered", agent)) == 2
+    assert notes("reengage") == []
+    assert not FollowUp.select().where(FollowUp.kind == "reengage").exists()
 
 
 def test_reengagement_can_send_the_template(client, token, agent, manager, ack_template):
@@ -461,7 +472,8 @@ def test_reengagement_can_send_the_template(client, token, agent, manager, ack_t
     t0 = Message.get_by_id(body["message_id"]).sent_at
     conv = Conversation.get_by_id(body["conversation_id"])
     automation.reply(conv, kind="email", text="Our offer is attached.", author=agent)  # stays queued in the tests
-    automation.sweep_followups(now=t0 + 3 * DAY + MINUTE)
+    automation.sweep_followups(now=t0 + DAY + MINUTE)  # day 1 of the plan: a cadence task
+    automation.sweep_followups(now=t0 + 3 * DAY + MINUTE)  # day 3: the re-engagement
     nudge = Message.select().where(Message.direction == "out").order_by(Message.id.desc()).first()
     assert nudge.text == "Still interested, Kim?" and nudge.automatic
     assert nudge.meta["automation"] == "lead_reengage"
@@ -476,6 +488,7 @@ def test_an_automatic_reengagement_waits_for_the_end_of_quiet_hours(client, toke
     body = send_lead(client, token, {"email": "night@example.com"}).get_json()
     conv = Conversation.get_by_id(body["conversation_id"])
     automation.reply(conv, kind="email", text="Here is our offer.", author=agent)
+    automation.sweep_followups(now=FollowUp.get(FollowUp.kind == "cadence").due_at)  # day 1: a task
     due = FollowUp.get(FollowUp.kind == "reengage").due_at
     local = due.replace(tzinfo=dt.UTC).astimezone(ZoneInfo(team.get("timezone")))
     team.put("quiet_hours", [(local - HOUR).strftime("%H:%M"), (local + HOUR).strftime("%H:%M")])

@@ -7,14 +7,17 @@ import pytest
 
 from inbox import automation, notifications, reminders
 from inbox.db import db, utcnow
-from inbox.models import Conversation, FollowUp, Notification
+from inbox.models import Channel, Conversation, FollowUp, Notification
 
 from .factories import receive
 
 
 @pytest.fixture
 def conv(email_channel):
+    # A mailbox whose new contacts are not leads: the only follow-ups are the tests' own.
+    Channel.update(settings={"leads": False}).where(Channel.id == email_channel.id).execute()
     receive(email_channel, address="a@example.com")
+    assert not FollowUp.select().exists()
     return Conversation.get()
 
 

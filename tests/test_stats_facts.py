@@ -169,7 +169,7 @@ def test_a_batch_of_mail_keeps_the_facts_as_one_by_one(team):
             ]
         )  # fmt: skip
     ]
-    assert ingest_many(inbounds, mail) == 3
+    assert ingest_many(inbounds, mail).stored == 3
     conv, replies = check(first.conversation_id)
     assert conv["first_customer_reply_at"] == at(20) and replies[sent.id] == (None, at(20))
     new = Message.get(Message.provider_id == "batch-2")

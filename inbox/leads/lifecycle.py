@@ -103,6 +103,14 @@ def start(
     return Started(owner, ack)
 
 
+def record_arrival(conv: Conversation, contact: Contact, started: Started, *, source: str, kind: str) -> None:
+    """The timeline line of a lead who wrote first on a channel."""
+    audit.record(
+        None, "lead_captured", contact, conversation=conv,
+        after={"source": source, "channel": kind, "owner": started.owner.id if started.owner else None},
+    )  # fmt: skip
+
+
 def _pending(conv_id: int, kind: str) -> bool:
     return (
         FollowUp.select()
@@ -150,7 +158,9 @@ def acknowledge(conv: Conversation, kind: str, template: Template | None, owner:
     """Send the acknowledgement now, or say why not. The caller queues the delivery."""
     contact = Contact.get_by_id(conv.contact_id)  # fresh: consent may have changed
     params: dict = {}
-    if template is None:
+    if template is None and ack_template(kind)[0]:  # set, but deleted or renamed since
+        reason = N_("The acknowledgement template does not exist.")
+    elif template is None:
         reason = N_("No acknowledgement template is set for this channel.")
     elif template.channels and kind not in template.channels.split():
         reason = N_("The acknowledgement template is not meant for this channel.")
@@ -306,7 +316,7 @@ def on_customer_message(message: Message) -> None:
         reactivate(contact, conv, message)
     if (
         conv.waiting_since is not None and contact.lead_status in WAITING_STATUSES and not contact.merged_into_id
-        and utcnow() - message.sent_at <= HISTORY
+        and utcnow() - message.sent_at <= HISTORY and takes_leads(Channel.get_by_id(message.channel_id))
     ):  # fmt: skip
         schedule_waiting(conv, routing.owner_of(conv, contact), conv.waiting_since)
 

@@ -121,10 +121,13 @@ class TeamCadence:
         if sequence == "reengage":
             return self.reengage_template or None
         if sequence == "cadence" and contact is not None:
-            # The team's cadence templates are numbered by cadence day order, not by the
-            # merged plan's step: find this step's place among the cadence steps.
-            kinds = [kind for _, kind in steps_for(contact, self)]
-            step = kinds[:step].count("cadence")
+            # The team's cadence templates are numbered by cadence day order ("Step n" of
+            # the settings is the n-th day), not by the merged plan's step: a re-engagement
+            # that replaces day 3 leaves day 7 with the template of step 3.
+            planned = steps_for(contact, self)
+            days = days_for(contact, self)
+            if 0 < step <= len(planned) and planned[step - 1][0] in days:
+                step = days.index(planned[step - 1][0]) + 1
         mapping = self.templates.get(sequence) or {}
         return mapping.get(str(step)) or mapping.get(step) or None
 
