@@ -281,6 +281,7 @@ def reactivation():
     Wednesday (before its touch), A and B get the touch on Thursday 10:00 and A writes
     back two hours later; A is then marked lost."""
     team.put("cadence_days", [1])
+    team.put("lead_reengage_days", 0)  # the plan is the one cadence step
     team.put("reactivation_days", [2])
     kim = make_user("agent", "Agent Kim")
     mail = make_channel("email")
