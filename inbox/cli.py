@@ -131,10 +131,13 @@ def _consumer(workers: int | None = None):
 @click.option("--with-demo", is_flag=True, help="Load demo data first if the database has no users.")
 @click.option("--no-worker", is_flag=True, help="Web only (run `inbox worker` elsewhere).")
 def serve(host: str, port: int, threads: int, with_demo: bool, no_worker: bool) -> None:
-    """Run the web server and the task consumer in one process."""
+    """Run the web server and the task consumer in one process. Without INBOX_BASE_URL the
+    public address is this host and port (links, lead-source address, webhook signatures)."""
     from waitress import create_server
 
     from . import create_app
+
+    settings.default_base_url(host, port)
 
     _upgrade_quietly()
     if with_demo:

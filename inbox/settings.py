@@ -61,6 +61,13 @@ def get(name: str) -> str:
     return os.environ.get(setting.env, setting.default)
 
 
+def default_base_url(host: str, port: int) -> None:
+    """Serve on ``host:port`` without INBOX_BASE_URL set: that address is the public one."""
+    if not os.environ.get(_BY_NAME["base_url"].env):
+        shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host  # noqa: S104 (compared, not bound)
+        os.environ[_BY_NAME["base_url"].env] = f"http://{shown}:{port}"
+
+
 def data_dir() -> Path:
     path = Path(get("data_dir")).resolve()
     path.mkdir(parents=True, exist_ok=True)
