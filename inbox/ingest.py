@@ -198,8 +198,10 @@ def _apply_inbound(conv, at: dt.datetime, kind: str, no_wait: bool, subject: str
     """Move ``conv``'s timer attributes for one inbound message (a Conversation, or the
     batch writer's in-memory copy). ``no_wait``: an auto-reply, a bounce or a carrier
     keyword (STOP), which nobody answers. Returns the audit action it calls for, if any."""
-    if at >= conv.last_activity_at:
-        conv.last_activity_at = at
+    if at >= conv.last_activity_at or not conv.preview:
+        # (A conversation made with its contact, before the first message, has no preview
+        # yet but a later activity time: the lead form makes the contact first.)
+        conv.last_activity_at = max(at, conv.last_activity_at)
         conv.preview = ((subject + " — " if subject else "") + text[:200])[:255]
         conv.preview_direction = "in"
     kinds = set(conv.channels.split())

@@ -186,8 +186,11 @@ def send(
         if human:
             conv.last_outbound_at = now
         conv.last_activity_at = now
-        conv.preview = text[:255]
-        conv.preview_direction = "out"
+        if human or conv.preview_direction != "in" or not conv.preview:
+            # An automatic touch (acknowledgement, follow-up) leaves the customer's words
+            # as the row's preview: they are what an agent needs to read first.
+            conv.preview = text[:255]
+            conv.preview_direction = "out"
         conv.updated_at = now
         conv.save()
         facts.refresh([conv.id])
