@@ -329,6 +329,14 @@ def _forget_reply(message: Message) -> None:
     started = [f.id for f in planned if (f.meta or {}).get("origin") == message.id]
     if started:
         FollowUp.update(cancelled_at=utcnow()).where(FollowUp.id.in_(started)).execute()
+    # What the reply stopped (the waiting-lead reminders, a pending acknowledgement) is back.
+    stopped = FollowUp.select(FollowUp.id, FollowUp.meta).where(
+        (FollowUp.conversation == message.conversation_id) & FollowUp.cancelled_at.is_null(False)
+        & FollowUp.fired_at.is_null()
+    )  # fmt: skip
+    back = [f.id for f in stopped if (f.meta or {}).get("cancelled_by") == message.id]
+    if back:
+        FollowUp.update(cancelled_at=None).where(FollowUp.id.in_(back)).execute()
 
 
 def count_as_answer(message: Message) -> None:

@@ -227,8 +227,14 @@ def fire_ack(followup: FollowUp, now: dt.datetime) -> None:
 
 
 def schedule_waiting(conv: Conversation, owner: User | int | None, since: dt.datetime) -> FollowUp | None:
-    """The first waiting-lead reminder, unless one is pending already."""
+    """The first waiting-lead reminder, unless one is pending already (given ``owner`` if it
+    has none: a new contact's first message plans it before the lead gets its owner)."""
     if _pending(conv.id, "lead_unanswered"):
+        if owner is not None:
+            FollowUp.update(owner=owner).where(
+                (FollowUp.conversation == conv.id) & (FollowUp.kind == "lead_unanswered") & FollowUp.owner.is_null()
+                & FollowUp.fired_at.is_null() & FollowUp.cancelled_at.is_null()
+            ).execute()  # fmt: skip
         return None
     minutes = [int(m) for m in team.get("lead_reminder_minutes") or []]
     due = since + dt.timedelta(minutes=minutes[0]) if minutes else Clock.for_contact(conv.contact).next_morning(since)
@@ -259,7 +265,8 @@ def fire_unanswered(followup: FollowUp, now: dt.datetime) -> None:
     ):  # fmt: skip
         _record(followup, {"outcome": "stopped"}, done=now)
         return
-    if conv.state == "snoozed" and conv.snoozed_until is not None:
+    if conv.state == "snoozed" and conv.snoozed_until is not None and conv.snoozed_until > now:
+        # (A snooze that has ended is over, whether or not the wake-up job has run yet.)
         _record(followup, {"outcome": "moved", "because": "snoozed"}, done=now)
         reminders.schedule(conv, conv.snoozed_until, kind="lead_unanswered", owner=followup.owner_id,
                            step=followup.step, meta={**(followup.meta or {}), "moved_from": followup.id})  # fmt: skip
@@ -322,8 +329,18 @@ def on_customer_message(message: Message) -> None:
 
 
 def on_answered(message: Message) -> None:
-    """A human answered: the waiting-lead reminders and a pending acknowledgement stop."""
-    reminders.cancel_pending(message.conversation_id, ("lead_unanswered", "lead_ack"))
+    """A human answered: the waiting-lead reminders and a pending acknowledgement stop. Each
+    keeps which reply stopped it, so that a reply that fails to send brings it back
+    (``outbound.mark_failed``)."""
+    now = utcnow()
+    stopped = FollowUp.select(FollowUp.id, FollowUp.meta).where(
+        (FollowUp.conversation == message.conversation_id) & FollowUp.kind.in_(["lead_unanswered", "lead_ack"])
+        & FollowUp.fired_at.is_null() & FollowUp.cancelled_at.is_null()
+    )  # fmt: skip
+    for followup in stopped:
+        FollowUp.update(cancelled_at=now, meta={**(followup.meta or {}), "cancelled_by": message.id}).where(
+            (FollowUp.id == followup.id) & FollowUp.cancelled_at.is_null()
+        ).execute()
 
 
 def on_opt_out(message: Message) -> None:
