@@ -230,7 +230,7 @@ def test_at_most_one_automatic_touch_a_day_the_second_moves_to_the_next_morning(
     assert len(automatic(lead)) == 1
     wednesday_8am = dt.datetime(2030, 3, 5, 23, 0)  # Wednesday 08:00 in Seoul
     assert pending(lead) == [("cadence", 1, wednesday_8am)]
-    moved = FollowUp.get(FollowUp.fired_at.is_null())
+    moved = FollowUp.get(FollowUp.fired_at.is_null() & FollowUp.cancelled_at.is_null() & (FollowUp.kind == "cadence"))
     first = FollowUp.get(FollowUp.id == moved.meta["moved_from"])
     assert moved.meta["moved_because"] == "one_per_day"
     assert (first.meta["outcome"], first.meta["because"]) == ("moved", "one_per_day")
@@ -256,7 +256,8 @@ def test_quiet_hours_push_an_automatic_step_to_8am_local(email_channel, agent, q
     assert automation.sweep_followups(now=reply_at + DAY) == 1
     assert automatic(conv_id) == []
     assert pending(conv_id) == [("cadence", 1, moved_to)]
-    assert FollowUp.get(FollowUp.fired_at.is_null()).meta["moved_because"] == "quiet_hours"
+    pending_step = FollowUp.fired_at.is_null() & FollowUp.cancelled_at.is_null() & (FollowUp.kind == "cadence")
+    assert FollowUp.get(pending_step).meta["moved_because"] == "quiet_hours"
     automation.sweep_followups(now=moved_to)
     (message,) = automatic(conv_id)
     local = message.sent_at.replace(tzinfo=dt.UTC).astimezone(ZoneInfo(timezone or "Asia/Seoul"))

@@ -118,7 +118,8 @@ def test_needs_attention_lists_the_lead_with_no_next_step_until_it_gets_a_next_a
     panel = page.locator("#contact-panel")
     panel.locator("input[name=next_action]").fill("Call about the offer")
     panel.locator("input[name=next_action_at]").fill(when)
-    panel.locator("#save-contact").click()
+    with page.expect_response(lambda r: r.request.method == "POST" and "/contacts/" in r.url):
+        panel.locator("#save-contact").click()
     expect(panel.locator("input[name=next_action_at]")).to_have_value(when)
     expect(panel.get_by_role("alert")).to_have_count(0)
     assert Contact.get_by_id(convs[DROPPED].contact_id).next_action_at is not None
