@@ -27,14 +27,16 @@ templates (some of them approved WhatsApp templates) and the day-3 re-engagement
 It prints one line per figure:
 
 - due events surfaced / never surfaced, by kind and channel. Due: a notification for
-  the owner or the managers when a lead arrives; while a lead waits for our reply, one
-  at 1 h, at 24 h and on every business day after that (from the start of business
-  hours) until it is answered (a reply that was delivered), snoozed or closed; and,
-  when a delivered human reply leaves the lead awaiting the customer, a planned
-  follow-up step (FollowUp cadence / reactivation / reengage). A due event is surfaced
-  by the first notification on the conversation between its due moment and the next one.
-  A customer's STOP starts no wait;
-- lateness p50 / p95 / max: from the due moment to the notification (or the step);
+  the owner or the managers when a lead arrives; while a lead waits for our reply
+  (from a customer message that is not an auto-reply or STOP, until a reply of ours
+  that was delivered, a snooze or a close), one at 1 h, one at 24 h and one on every
+  business day after that (any time that local day); and, when a delivered human reply
+  leaves a lead that is not won or lost awaiting the customer, a planned follow-up step
+  (FollowUp cadence / reactivation / reengage). Any notification on the conversation
+  after the due moment and before the next one surfaces it. Waits after the first
+  (the customer wrote again) are counted apart, and so are misses on won or lost leads;
+- lateness p50 / p95 / max: from the due moment (a business day: the start of business
+  hours) to the notification or the step, 0 when it came earlier that day;
 - guard violations by kind: an automatic message in the contact's quiet hours (team
   quiet_hours in the contact's or the team's time zone), a second automatic message to
   a contact on one local day (failed sends do not count), an automatic message to a
@@ -180,7 +182,8 @@ TEAM_SETTINGS = {
     "lead_reengage_template": "nudge",
 }
 FOLLOW_UP_KINDS = ("cadence", "reactivation", "reengage")
-DUE_KINDS = ("arrival", "1 h", "24 h", "business day", "follow-up planned")
+WAIT_KINDS = ("1 h", "24 h", "business day")
+DUE_KINDS = ("arrival", *WAIT_KINDS, *(f"{k}, later wait" for k in WAIT_KINDS), "follow-up planned")
 
 
 # --- the simulated people ----------------------------------------------------------------
@@ -254,6 +257,9 @@ class Persona:
     def status(self) -> str:
         return self.statuses[-1][1] if self.statuses else "new"
 
+    def status_at(self, moment: dt.datetime) -> str:
+        return next((s for at, s in reversed(self.statuses) if at <= moment), "new")
+
     def awaits_us(self) -> bool:
         """A customer message (not an auto-reply or STOP) came after our last delivered reply."""
         answered = max((r.at for r in self.replies if r.outcome == "delivered"), default=None)
@@ -307,7 +313,7 @@ def _person(rng: random.Random, key: int, channel: str, arrival: dt.datetime, ph
 
 def _phone(rng: random.Random, taken: set) -> str:
     while True:
-        number = f"+8210{rng.randrange(10**8):08d}"
+        number = f"+8210{rng.randrange(2, 10)}{rng.randrange(10**7):07d}"  # 010-0… and 010-1… do not exist
         if number not in taken:
             taken.add(number)
             return number
@@ -1064,7 +1070,7 @@ class Observed:
     reactivation_tasks: dict[int, list[dt.datetime]]  # conversation -> reactivation tasks agents got
     steps: dict[int, list[tuple]]  # conversation -> (created, fired, cancelled) of its follow-up steps
     outbound: list[tuple]  # (conversation, kind, sent_at, status, automatic, meta, contact time zone)
-    without_step: Counter  # open leads without a next step, by channel
+    without_step: list[Persona]  # open leads without a next step
 
 
 def observe_product(sim: Simulation) -> Observed:
@@ -1115,7 +1121,7 @@ def _outbound(ids: list[int]) -> list[tuple]:
     )  # fmt: skip
 
 
-def _without_step(sim: Simulation, ids: list[int]) -> Counter:
+def _without_step(sim: Simulation, ids: list[int]) -> list[Persona]:
     from inbox.models import Contact, Conversation, FollowUp
 
     pending = {
@@ -1130,7 +1136,7 @@ def _without_step(sim: Simulation, ids: list[int]) -> Counter:
                & Contact.lead_status.not_in(["won", "lost"]) & Contact.next_action_at.is_null())
         .tuples()
     )  # fmt: skip
-    return Counter(sim.by_conversation[c].channel for (c,) in rows if c not in pending)
+    return [sim.by_conversation[c] for (c,) in rows if c not in pending]
 
 
 # --- what was due, and when it came -----------------------------------------------------------
@@ -1140,8 +1146,9 @@ def _without_step(sim: Simulation, ids: list[int]) -> Counter:
 class Due:
     persona: Persona
     kind: str
-    at: dt.datetime
-    until: dt.datetime  # the next due moment of the same wait, or the wait's end
+    at: dt.datetime  # lateness counts from here
+    since: dt.datetime  # what surfaces it may come from here (a business day: its local midnight)
+    until: dt.datetime  # to the start of the next due event of the same wait, or the wait's end
 
 
 @dataclass(frozen=True)
@@ -1157,15 +1164,14 @@ class Calendar:
         holidays = frozenset(dt.date.fromisoformat(d) for d in team.get("holidays") or [])
         return cls(ZoneInfo(team.get("timezone") or TEAM_ZONE), team.get("business_hours") or {}, holidays)
 
-    def openings(self, after: dt.datetime, until: dt.datetime) -> list[dt.datetime]:
-        """The start of business on each business day, after ``after`` and before ``until``."""
-        out, day = [], _local(after, self.tz).date()
-        while self._utc(day, dt.time()) < until:
+    def business_days(self, after: dt.datetime, until: dt.datetime) -> list[tuple[dt.datetime, dt.datetime]]:
+        """(local midnight, start of business) of each business day after the local day of
+        ``after`` that starts before ``until``."""
+        out, day = [], _local(after, self.tz).date() + DAY
+        while (midnight := self._utc(day, dt.time())) < until:
             spans = [] if day in self.holidays else self.hours.get(str(day.weekday())) or []
             if spans:
-                opening = self._utc(day, dt.time.fromisoformat(spans[0][0]))
-                if after < opening < until:
-                    out.append(opening)
+                out.append((midnight, self._utc(day, dt.time.fromisoformat(spans[0][0]))))
             day += DAY
         return out
 
@@ -1192,14 +1198,19 @@ def waits(p: Persona, end: dt.datetime) -> list[tuple[dt.datetime, dt.datetime]]
 def due_events(p: Persona, calendar: Calendar, end: dt.datetime) -> list[Due]:
     out = []
     for start, stop in waits(p, end):
-        moments = [("arrival", start)] if p.inbound and start == p.inbound[0].at else []
-        moments += [("1 h", start + HOUR), ("24 h", start + DAY)]
-        moments += [("business day", m) for m in calendar.openings(start + DAY, stop)]
-        nexts = [at for _, at in moments[1:]] + [stop]
+        first = bool(p.inbound) and start == p.inbound[0].at
+        later = "" if first else ", later wait"
+        moments = [("arrival", start, start)] if first else []
+        moments += [(f"1 h{later}", start + HOUR, start + HOUR), (f"24 h{later}", start + DAY, start + DAY)]
+        moments += [
+            (f"business day{later}", opening, midnight)
+            for midnight, opening in calendar.business_days(start + DAY, stop)
+        ]
+        ends = [since for _, _, since in moments[1:]] + [stop]
         # Due when the wait is still on at the first minute the periodic tasks see it.
         out += [
-            Due(p, kind, at, min(nxt, stop))
-            for (kind, at), nxt in zip(moments, nexts, strict=True)
+            Due(p, kind, at, since, min(until, stop))
+            for (kind, at, since), until in zip(moments, ends, strict=True)
             if at < stop and _ceil_minute(at) <= stop
         ]
     return out + _awaiting_customer(p, end)
@@ -1217,7 +1228,7 @@ def _awaiting_customer(p: Persona, end: dt.datetime) -> list[Due]:
         stops = [i.at for i in p.inbound if not i.auto and i.at > at] + [t for t in delivered if t > at]
         stop = min([*stops, *(t for t in settled + p.closes if t >= at), end])
         if stop > at:
-            out.append(Due(p, "follow-up planned", at, stop))
+            out.append(Due(p, "follow-up planned", at, at, stop))
     return out
 
 
@@ -1231,7 +1242,7 @@ def surfaced_at(due: Due, observed: Observed) -> dt.datetime | None:
         ]
         return min(planned, default=None)
     times = observed.notifications.get(conversation, [])
-    i = bisect.bisect_left(times, due.at)
+    i = bisect.bisect_left(times, due.since)
     return times[i] if i < len(times) and times[i] < due.until else None
 
 
@@ -1407,19 +1418,21 @@ def _by_channel(counter: Counter) -> str:
 def report_due(out: Report, sim: Simulation, observed: Observed) -> None:
     calendar = Calendar.of(sim.product.team)
     dues = [d for p in sim.people if p.conversation_id for d in due_events(p, calendar, sim.end)]
-    late, missed = [], Counter()
+    late, missed, settled = [], Counter(), 0
     for due in dues:
         at = surfaced_at(due, observed)
         if at is None:
             missed[(due.kind, due.persona.channel)] += 1
+            settled += due.persona.status_at(due.at) in ("won", "lost")
         else:
-            late.append((at - due.at).total_seconds() / 60)
+            late.append(max(0.0, (at - due.at).total_seconds() / 60))
     out.add("due events surfaced", len(late))
     out.add("due events never surfaced", sum(missed.values()), "0", not missed)
     for kind in DUE_KINDS:
         total = sum(1 for d in dues if d.kind == kind)
         lost = Counter({c: missed[(kind, c)] for c in CHANNELS})
         out.add(f"  never surfaced: {kind} (of {total})", _by_channel(lost))
+    out.add("  never surfaced while the lead was won or lost", settled)
     values = [_median(late), _nearest_rank(late, 0.95), max(late, default=None)]
     out.add("lateness p50 / p95 / max (min)", " / ".join(_minutes(v) for v in values))
 
@@ -1442,8 +1455,8 @@ def report_guards(out: Report, sim: Simulation, observed: Observed) -> None:
 
 def report_owners(out: Report, sim: Simulation, observed: Observed) -> None:
     stuck = observed.without_step
-    out.add("open leads without a next step at the end", f"{sum(stuck.values())} ({_by_channel(stuck)})", "0",
-            not stuck)  # fmt: skip
+    detail = f"{_by_channel(Counter(p.channel for p in stuck))}; {sum(bool(p.stops) for p in stuck)} texted STOP"
+    out.add("open leads without a next step at the end", f"{len(stuck)} ({detail})", "0", not stuck)
     leads = [p for p in sim.people if p.inbound]
     owned = Counter(p.channel for p in leads if p.owner_at)
     out.add("leads that got an owner", f"{sum(owned.values())} of {len(leads)} ({_by_channel(owned)})")
