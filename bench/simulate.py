@@ -246,6 +246,9 @@ class Persona:
     customer_planned: bool = False  # the customer means to answer our latest message
     stop_sent: bool = False
     ooo_days: set = field(default_factory=set)
+    # Each lead's own draws, so that the order in which the product handles leads (ties
+    # in a sweep) never changes what happens to another lead.
+    rng: random.Random = field(default_factory=random.Random)
 
     @property
     def first_kind(self) -> str:
@@ -298,7 +301,7 @@ def _person(rng: random.Random, key: int, channel: str, arrival: dt.datetime, ph
     else:
         first, last = rng.choice(EN_FIRST), rng.choice(EN_LAST)
         name, local = f"{first} {last}", f"{first}.{last}".lower()
-    p = Persona(key, channel, name, language, arrival, source=rng.randrange(3))
+    p = Persona(key, channel, name, language, arrival, source=rng.randrange(3), rng=random.Random(rng.random()))
     shape = rng.random()
     if channel == "email" or (channel == "api" and shape < 0.85):
         p.email = f"{local}.{key}@{rng.choice(DOMAINS)}"
@@ -564,7 +567,6 @@ class Simulation:
         self.clock = clock
         self.opts, self.product, self.mailhost, self.carrier, self.relay = opts, product, mailhost, carrier, relay
         self.approved = product.approved
-        self.rng = random.Random(opts.seed * 7919 + 1)
         self.tz = ZoneInfo(TEAM_ZONE)
         self.start = dt.datetime.combine(opts.start, dt.time(), tzinfo=self.tz).astimezone(dt.UTC).replace(tzinfo=None)
         self.end = self.start + dt.timedelta(days=opts.days)
@@ -796,7 +798,7 @@ class Simulation:
     # --- customers ----------------------------------------------------------------------------
 
     def arrive(self, p: Persona) -> None:
-        text = self.rng.choice(LEAD_TEXTS[p.language])
+        text = p.rng.choice(LEAD_TEXTS[p.language])
         if p.channel == "api":
             self.post_lead(p, text)
         else:
@@ -880,24 +882,24 @@ class Simulation:
         local_day = _local(d.at, self.tz).date()
         if d.kind == "email" and p.away and local_day not in p.ooo_days:
             p.ooo_days.add(local_day)
-            self.at(d.at + self.rng.uniform(1, 4) * MINUTE, self.auto_reply, p)
+            self.at(d.at + p.rng.uniform(1, 4) * MINUTE, self.auto_reply, p)
         if d.kind in p.stops:
             return
         if d.kind in ("sms", "whatsapp") and p.stop_prone and not p.stop_sent:
             p.stop_sent = True
-            self.at(d.at + self.rng.uniform(2, 120) * MINUTE, self.opt_out, p, d.kind)
+            self.at(d.at + p.rng.uniform(2, 120) * MINUTE, self.opt_out, p, d.kind)
             return
         chance = (0.45 if d.human else 0.12) * p.responsiveness
-        if p.rounds < MAX_ROUNDS and not p.customer_planned and self.rng.random() < chance:
+        if p.rounds < MAX_ROUNDS and not p.customer_planned and p.rng.random() < chance:
             p.customer_planned = True
-            self.at(self.customer_moment(d.at), self.customer_reply, p, d.kind)
+            self.at(self.customer_moment(p, d.at), self.customer_reply, p, d.kind)
 
-    def customer_moment(self, after: dt.datetime) -> dt.datetime:
+    def customer_moment(self, p: Persona, after: dt.datetime) -> dt.datetime:
         """Minutes to two days later; not between 01:00 and 07:00 local."""
-        at = after + dt.timedelta(minutes=math.exp(self.rng.uniform(math.log(5), math.log(48 * 60))))
+        at = after + dt.timedelta(minutes=math.exp(p.rng.uniform(math.log(5), math.log(48 * 60))))
         local = _local(at, self.tz)
         if 1 <= local.hour < 7:
-            at += dt.timedelta(hours=7 - local.hour, minutes=self.rng.uniform(0, 90))
+            at += dt.timedelta(hours=7 - local.hour, minutes=p.rng.uniform(0, 90))
         return at
 
     def opt_out(self, p: Persona, kind: str) -> None:
@@ -909,7 +911,7 @@ class Simulation:
     def customer_reply(self, p: Persona, kind: str) -> None:
         p.customer_planned = False
         p.rounds += 1
-        self.write(p, kind, self.rng.choice(CUSTOMER_TEXTS[p.language]))
+        self.write(p, kind, p.rng.choice(CUSTOMER_TEXTS[p.language]))
         self.plan_answer(p)
 
     # --- agents -------------------------------------------------------------------------------
@@ -918,22 +920,22 @@ class Simulation:
         """Whether and when an agent answers the customer's latest message."""
         if p.conversation_id is None or p.agent_planned:
             return
-        profile = self.rng.choices(("prompt", "late", "snooze", "forget"), (52, 25, 5, 18))[0]
+        profile = p.rng.choices(("prompt", "late", "snooze", "forget"), (52, 25, 5, 18))[0]
         if profile == "forget":
             return
         p.agent_planned = True
         if profile == "snooze":
-            self.at(self.now + self.rng.uniform(3, 40) * MINUTE, self.snooze, p)
+            self.at(self.now + p.rng.uniform(3, 40) * MINUTE, self.snooze, p)
             return
-        delay = self.rng.uniform(2, 30) * HOUR if profile == "late" else self.prompt_delay()
+        delay = p.rng.uniform(2, 30) * HOUR if profile == "late" else self.prompt_delay(p)
         self.at(self.now + delay, self.answer, p)
 
-    def prompt_delay(self) -> dt.timedelta:
+    def prompt_delay(self, p: Persona) -> dt.timedelta:
         local = _local(self.now, self.tz)
         if 8 <= local.hour < 21 or (local.hour == 21 and local.minute < 30):
-            return self.rng.uniform(2, 25) * MINUTE
+            return p.rng.uniform(2, 25) * MINUTE
         morning = local.replace(hour=8, minute=30, second=0) + (DAY if local.hour >= 8 else dt.timedelta())
-        return morning - local + self.rng.uniform(0, 90) * MINUTE
+        return morning - local + p.rng.uniform(0, 90) * MINUTE
 
     def agent_for(self, p: Persona) -> Agent:
         """The lead's owner or assignee as the inbox shows them; else whoever picks it up,
@@ -950,8 +952,8 @@ class Simulation:
         agents = {a.id: a for a in self.product.agents}
         if owner in agents or assignee in agents:
             return agents.get(owner) or agents[assignee]
-        agent = self.rng.choice(self.product.agents)
-        if self.rng.random() < 0.7:
+        agent = p.rng.choice(self.product.agents)
+        if p.rng.random() < 0.7:
             self.act(agent, f"/c/{p.conversation_id}/assign", {"assignee_id": agent.id}, "assign")
         return agent
 
@@ -969,9 +971,9 @@ class Simulation:
         agent = self.agent_for(p)
         if self.act(agent, f"/c/{p.conversation_id}/snooze", {"preset": "1d"}, "snooze"):
             p.snoozes.append((self.now, self.now + DAY))
-            self.at(self.now + DAY + self.rng.uniform(20, 180) * MINUTE, self.answer, p)
+            self.at(self.now + DAY + p.rng.uniform(20, 180) * MINUTE, self.answer, p)
         else:
-            self.at(self.now + self.rng.uniform(1, 5) * HOUR, self.answer, p)
+            self.at(self.now + p.rng.uniform(1, 5) * HOUR, self.answer, p)
 
     def answer(self, p: Persona) -> None:
         p.agent_planned = False
@@ -993,7 +995,7 @@ class Simulation:
 
     def reply(self, p: Persona, agent: Agent, kind: str) -> str:
         before = len(p.deliveries)
-        data = {"kind": kind, "mode": "reply", "text": self.rng.choice(AGENT_TEXTS[p.language])}
+        data = {"kind": kind, "mode": "reply", "text": p.rng.choice(AGENT_TEXTS[p.language])}
         if kind == "email":
             data["subject"] = "문의 답변 (Re: your enquiry)"
         status = agent.post(f"/c/{p.conversation_id}/reply", data)
@@ -1010,25 +1012,25 @@ class Simulation:
 
     def after_reply(self, p: Persona) -> None:
         """Status work on the contact panel after an answer that reached the customer."""
-        if p.status == "new" and self.rng.random() < 0.5:
-            self.at(self.now + self.rng.uniform(1, 15) * MINUTE, self.set_status, p, "contacted")
+        if p.status == "new" and p.rng.random() < 0.5:
+            self.at(self.now + p.rng.uniform(1, 15) * MINUTE, self.set_status, p, "contacted")
         if p.rounds and p.status in ("new", "contacted", "interested"):
-            outcome = self.rng.choices(("won", "lost", "interested", None), (18, 12, 30, 40))[0]
+            outcome = p.rng.choices(("won", "lost", "interested", None), (18, 12, 30, 40))[0]
             if outcome:
-                self.at(self.now + self.rng.uniform(5, 120) * MINUTE, self.set_status, p, outcome)
+                self.at(self.now + p.rng.uniform(5, 120) * MINUTE, self.set_status, p, outcome)
 
     def set_status(self, p: Persona, status: str) -> None:
         if p.status in ("won", "lost"):
             return
         data = {"lead_status": status}
-        if status == "interested" and self.rng.random() < 0.5:
-            when = _local(self.now, self.tz) + self.rng.uniform(2, 5) * DAY
+        if status == "interested" and p.rng.random() < 0.5:
+            when = _local(self.now, self.tz) + p.rng.uniform(2, 5) * DAY
             data.update(next_action="전화 상담 (call back)", next_action_at=when.strftime("%Y-%m-%dT%H:%M"))
         agent = self.agent_for(p)
         if not self.act(agent, f"/contacts/{p.contact_id}/panel", data, "contact panel"):
             return
         p.statuses.append((self.now, status))
-        closes = status in ("won", "lost") and self.rng.random() < (0.8 if status == "lost" else 0.5)
+        closes = status in ("won", "lost") and p.rng.random() < (0.8 if status == "lost" else 0.5)
         if closes and self.act(agent, f"/c/{p.conversation_id}/close", {}, "close"):
             p.closes.append(self.now)
 
