@@ -45,7 +45,7 @@ os.environ.setdefault("INBOX_DEFAULT_REGION", "KR")
 import pytest  # noqa: E402
 
 import tasks  # noqa: E402
-from inbox import create_app, schema, search  # noqa: E402
+from inbox import create_app, outbound, schema, search  # noqa: E402
 from inbox.db import db, is_sqlite  # noqa: E402
 from inbox.models import ALL_MODELS  # noqa: E402
 
@@ -137,6 +137,14 @@ def admin():
 # the product; elsewhere a new contact's first message would also start the lead steps
 # (an owner by round-robin, notifications, reminders) that those tests are not about.
 LEAD_MODULES = {"tests.test_cadence", "tests.test_leads", "tests.test_lead_lifecycle", "tests.browser.test_attention"}
+
+
+@pytest.fixture
+def queued(monkeypatch):
+    """Messages handed to the delivery queue (kept queued: no provider here)."""
+    ids: list[int] = []
+    monkeypatch.setattr(outbound, "_deliver_later", ids.append)
+    return ids
 
 
 @pytest.fixture

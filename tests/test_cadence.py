@@ -94,14 +94,6 @@ def auto_send(agent, steps=(1, 2, 3, 4), reactivation=(1, 2)) -> None:
 
 
 @pytest.fixture
-def queued(monkeypatch):
-    """Messages handed to the delivery queue (not delivered: no provider here)."""
-    ids: list[int] = []
-    monkeypatch.setattr(outbound, "_deliver_later", ids.append)
-    return ids
-
-
-@pytest.fixture
 def lead(email_channel, agent) -> int:
     return start(email_channel, agent)
 

@@ -40,14 +40,6 @@ def clock():
 
 
 @pytest.fixture
-def queued(monkeypatch):
-    """Messages handed to the delivery queue (kept queued: no provider here)."""
-    ids: list[int] = []
-    monkeypatch.setattr(outbound, "_deliver_later", ids.append)
-    return ids
-
-
-@pytest.fixture
 def acknowledgements(manager):
     """An acknowledgement template for each channel kind."""
     for kind in ADDRESSES:
