@@ -30,7 +30,7 @@ ON_CUSTOMER_MESSAGE = (
     lifecycle.on_customer_message,  # a dormant lead wakes; a lead left waiting is reminded
 )
 ON_NEW_LEAD = lifecycle.start  # owner, notification, acknowledgement, waiting reminders
-ON_OPT_OUT = (lifecycle.on_opt_out,)  # planned automatic touches stop
+ON_OPT_OUT = (lifecycle.on_opt_out,)  # planned automatic touches stop; a task, or lost
 ON_HUMAN_REPLY = (
     lifecycle.on_answered,  # the waiting reminders and a pending acknowledgement stop
     plan.on_our_reply,  # the follow-up plan starts from this reply
@@ -43,6 +43,7 @@ FOLLOWUPS = {
     "reengage": plan.fire,
     "reactivation": plan.fire,
     "close_lost": plan.fire,
+    "opted_out": lifecycle.safely(lifecycle.fire_opted_out),
 }
 
 
@@ -122,7 +123,7 @@ def receive_many(inbounds: list[InboundMessage], channel: Channel) -> int:
 
 def _on_customer_messages(first_message: dict[int, int], leads: bool) -> None:
     """ON_CUSTOMER_MESSAGE for a batch, given each conversation's first customer message
-    (the later ones change nothing more): the plan stops, a dormant lead wakes, and on a
+    (the later ones change nothing more): the plan stops, a dormant or lost lead wakes, and on a
     channel that takes ``leads`` a lead left waiting is reminded."""
     if not first_message:
         return
@@ -146,11 +147,11 @@ def _on_customer_messages(first_message: dict[int, int], leads: bool) -> None:
         ).execute()
     # Leads to wake, or to remind while they wait (mail of the last days only: an import of
     # old mail reminds nobody).
-    wake = (Contact.lead_status == "dormant") | Contact.dormant_since.is_null(False)
+    wake = Contact.lead_status.in_(lifecycle.REVIVED_STATUSES) | Contact.dormant_since.is_null(False)
     if leads:
         wake |= (
             Conversation.waiting_since.is_null(False) & (Conversation.last_inbound_at >= utcnow() - lifecycle.HISTORY)
-            & Contact.lead_status.in_(lifecycle.WAITING_STATUSES)
+            & Contact.lead_status.in_(lifecycle.CHASED_STATUSES)
         )  # fmt: skip
     woken = (
         Conversation.select(Conversation.id)

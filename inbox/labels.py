@@ -80,7 +80,13 @@ def event_text(event) -> str:
         return gettext("No automatic acknowledgement was sent")
     if action == "lead_closed_lost":
         return gettext("No answer to the reactivation touches: closed as lost")
+    if action == "lead_opted_out_lost":
+        return gettext("Opted out of every channel we could write on: closed as lost")
     if action == "lead_reactivated":
+        if before.get("lead_status") == "lost":
+            return gettext(
+                "The lost lead wrote again: back to %(status)s", status=lead_status_label(after.get("lead_status", ""))
+            )
         return gettext(
             "The dormant lead wrote again: back to %(status)s", status=lead_status_label(after.get("lead_status", ""))
         )
@@ -165,7 +171,16 @@ def _notification_line(kind: str, p: dict, name: str) -> str:
         if p.get("sent"):
             return gettext("Re-engagement message sent to %(name)s", name=name)
         return gettext("Re-engage %(name)s: no answer since our last message", name=name)
+    if kind == "lead_opted_out":
+        channel = str(CHANNEL_NAMES.get(p.get("channel"), p.get("channel") or ""))
+        if p.get("closed"):
+            return gettext("%(name)s opted out of %(channel)s and can no longer be written to: closed as lost",
+                           name=name, channel=channel)  # fmt: skip
+        return gettext("%(name)s opted out of %(channel)s: write another way, or close the lead",
+                       name=name, channel=channel)  # fmt: skip
     if kind == "dormant_replied":
+        if p.get("was") == "lost":
+            return gettext("%(name)s, a lost lead, wrote again", name=name)
         return gettext("%(name)s, a dormant lead, wrote again", name=name)
     if kind == "cadence_task":
         step = p.get("step") or "?"

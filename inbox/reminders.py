@@ -14,7 +14,7 @@ from .i18n import N_, UserFacingError
 from .models import Conversation, FollowUp, Template, User
 
 Handler = Callable[[FollowUp, dt.datetime], None]
-AUTOMATIC_KINDS = ("lead_ack", "lead_unanswered", "cadence", "reengage", "reactivation", "close_lost")
+AUTOMATIC_KINDS = ("lead_ack", "lead_unanswered", "cadence", "reengage", "reactivation", "close_lost", "opted_out")
 PRESETS = {"1h": dt.timedelta(hours=1), "3h": dt.timedelta(hours=3), "1d": dt.timedelta(days=1),
            "3d": dt.timedelta(days=3), "1w": dt.timedelta(weeks=1)}  # fmt: skip
 

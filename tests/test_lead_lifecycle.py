@@ -201,7 +201,9 @@ def test_an_acknowledgement_at_23_00_in_seoul_waits_until_08_00(clock, twilio_ch
 # --- STOP ---------------------------------------------------------------------------------
 
 
-def test_stop_makes_nobody_wait_records_the_opt_out_and_cancels_the_automatic_follow_ups(clock, twilio_channel, agent):
+def test_stop_makes_nobody_wait_records_the_opt_out_and_cancels_the_automatic_follow_ups(
+    clock, twilio_channel, agent, manager
+):
     conv_id = writes(twilio_channel, "sms", text="Price for 20 seats?", name="Minji Kim").message.conversation_id
     reply(clock, conv_id, agent, T0 + 10 * MINUTE, kind="sms")
     assert planned(conv_id) == [("cadence", 1, T0 + 10 * MINUTE + DAY)]
@@ -214,6 +216,11 @@ def test_stop_makes_nobody_wait_records_the_opt_out_and_cancels_the_automatic_fo
     assert (event.conversation_id, event.after["channel"]) == (conv_id, "sms") and "STOP" in event.after["reason"]
     assert pending(conv_id) == []
     assert FollowUp.get(FollowUp.kind == "cadence").cancelled_at == T0 + 20 * MINUTE
+    # SMS was the only way to write to this lead: it is closed as lost, and the managers hear
+    assert (conv.state, Contact.get_by_id(conv.contact_id).lead_status) == ("closed", "lost")
+    assert AuditEvent.get(AuditEvent.action == "lead_opted_out_lost").conversation_id == conv_id
+    (told,) = notes("lead_opted_out")
+    assert (told.user_id, told.params["channel"], told.params["closed"]) == (manager.id, "sms", True)
     assert sweep(clock, T0 + 60 * DAY) == 0
     assert notes("cadence_task") == [] and notes("reengage") == [] and notes("lead_unanswered") == []
 
@@ -227,10 +234,47 @@ def test_stop_cancels_an_acknowledgement_waiting_for_the_morning(
     writes(twilio_channel, "sms", text="Stop")
     assert Conversation.get_by_id(conv_id).waiting_since == dt.datetime(2030, 3, 4, 14, 0)  # STOP moved nothing
     assert FollowUp.get(FollowUp.kind == "lead_ack").cancelled_at is not None
-    # the owner's own reminders stay: the question was asked before the STOP
-    assert [kind for kind, _, _ in pending(conv_id)] == ["lead_unanswered"]
     sweep(clock, dt.datetime(2030, 3, 4, 23, 0))  # Tuesday 08:00 in Seoul
     assert outgoing(conv_id) == [] and queued == []
+
+
+def a_lead_with_email_too(twilio_channel: Channel, admin: User) -> int:
+    """A lead who writes by SMS; we also know their email address, and a mailbox is
+    connected. Returns the conversation."""
+    Channel.update(enabled=True).where(Channel.kind == "email").execute()
+    conv_id = writes(twilio_channel, "sms", text="Price?").message.conversation_id
+    contact = Contact.get_by_id(Conversation.get_by_id(conv_id).contact_id)
+    contacts.add_identity(contact, admin, "email", "minji@example.com")
+    return conv_id
+
+
+def test_stop_on_one_channel_leaves_a_lead_reachable_elsewhere_as_its_owners_task(
+    clock, twilio_channel, email_channel, agent, admin
+):
+    conv_id = a_lead_with_email_too(twilio_channel, admin)
+    clock.now += 10 * MINUTE
+    writes(twilio_channel, "sms", text="STOP")
+    conv = Conversation.get_by_id(conv_id)
+    assert (conv.state, Contact.get_by_id(conv.contact_id).lead_status) == ("open", "new")  # email still reaches them
+    (told,) = notes("lead_opted_out")
+    assert (told.user_id, told.params["channel"], told.params["others"]) == (agent.id, "sms", ["email"])
+    tuesday_morning = dt.datetime(2030, 3, 4, 23, 0)  # Tuesday 08:00 in Seoul: the next business morning
+    # the question asked before the STOP still waits for an answer: its reminders stay
+    assert pending(conv_id) == [("lead_unanswered", 1, T0 + HOUR), ("opted_out", 0, tuesday_morning)]
+    sweep(clock, tuesday_morning)
+    assert [n.params.get("again") for n in notes("lead_opted_out", agent)] == [None, True]
+    assert [kind for kind, _, _ in pending(conv_id)] == ["lead_unanswered"]
+
+
+def test_an_opted_out_lead_we_wrote_to_since_is_not_chased_again(
+    clock, twilio_channel, email_channel, agent, admin, queued
+):
+    conv_id = a_lead_with_email_too(twilio_channel, admin)
+    writes(twilio_channel, "sms", text="STOP")
+    reply(clock, conv_id, agent, T0 + HOUR, kind="email")
+    sweep(clock, T0 + 2 * DAY)
+    assert len(notes("lead_opted_out")) == 1
+    assert FollowUp.get(FollowUp.kind == "opted_out").meta["outcome"] == "stopped"
 
 
 def test_a_first_message_stop_makes_no_lead(clock, twilio_channel, agent, manager):
@@ -413,6 +457,36 @@ def test_a_snoozed_lead_is_reminded_when_the_snooze_ends(clock, email_channel, a
     (reminder,) = notes("lead_unanswered", agent)
     assert reminder.conversation_id == conv_id
     assert pending(conv_id) == [("lead_unanswered", 2, T0 + DAY)]
+
+
+def test_a_customer_who_ends_a_snooze_brings_the_reminder_forward(clock, email_channel, agent):
+    conv_id = writes(email_channel, "email").message.conversation_id
+    sweep(clock, T0 + HOUR)  # the 1 h reminder
+    conversations.snooze(Conversation.get_by_id(conv_id), agent, T0 + 3 * DAY)
+    sweep(clock, T0 + DAY)
+    assert pending(conv_id) == [("lead_unanswered", 2, T0 + 3 * DAY)]  # held back by the snooze
+    clock.now = T0 + DAY + HOUR
+    writes(email_channel, "email", text="Any news?")
+    assert Conversation.get_by_id(conv_id).state == "open"
+    wednesday_morning = dt.datetime(2030, 3, 5, 23, 0)  # Wednesday 08:00 in Seoul: the next business morning
+    assert pending(conv_id) == [("lead_unanswered", 2, wednesday_morning)]
+
+
+@pytest.mark.parametrize("status", ["lost", "won"])
+def test_a_lost_lead_is_reactivated_and_a_customer_who_bought_is_not_forgotten(clock, email_channel, agent, status):
+    conv_id = writes(email_channel, "email").message.conversation_id
+    reply(clock, conv_id, agent, T0 + 10 * MINUTE)
+    conv = Conversation.get_by_id(conv_id)
+    contact = contacts.update(Contact.get_by_id(conv.contact_id), agent, lead_status=status)
+    conversations.close(conv, agent)
+    clock.now = T0 + 10 * DAY
+    writes(email_channel, "email", text="Hello again, one more question")
+    contact = Contact.get_by_id(contact.id)
+    assert contact.lead_status == ("interested" if status == "lost" else "won")
+    assert [n.params.get("was") for n in notes("dormant_replied", agent)] == (["lost"] if status == "lost" else [])
+    assert pending(conv_id, ["lead_unanswered"]) == [("lead_unanswered", 1, T0 + 10 * DAY + HOUR)]
+    sweep(clock, T0 + 10 * DAY + HOUR)
+    assert [n.conversation_id for n in notes("lead_unanswered", agent)] == [conv_id]
 
 
 # --- who answers -----------------------------------------------------------------------------

@@ -24,9 +24,10 @@ a team setting (``inbox.team``):
   lead is reminded when its snooze ends. Past the SLA escalation the managers are told
   too. Any customer message that leaves a lead waiting again starts the reminders again.
 
-A human answer cancels the reminders and a pending acknowledgement. A dormant lead who
-writes goes back to its status before dormancy ("interested" when that was "new") and
-its owner is alerted at once ("dormant_replied"). STOP and the other opt-out keywords
+A human answer cancels the reminders and a pending acknowledgement. A dormant or lost lead
+who writes goes back to its status before dormancy ("interested" when that was "new" or
+unknown) and its owner is alerted at once ("dormant_replied"). A customer who bought (won)
+and writes again is reminded like a lead while waiting for an answer. STOP and the other opt-out keywords
 record the opt-out (``consent``) and cancel the automatic touches still planned.
 """
 
@@ -36,7 +37,7 @@ import datetime as dt
 import logging
 from dataclasses import dataclass, field
 
-from .. import audit, canned, consent, notifications, outbound, reminders, team
+from .. import audit, canned, channels, consent, notifications, outbound, reminders, team
 from ..db import utcnow, write_transaction
 from ..i18n import N_
 from ..localtime import Clock, automatic_touches_on_local_day
@@ -47,7 +48,9 @@ log = logging.getLogger(__name__)
 
 HISTORY = dt.timedelta(days=2)  # older mail is an import of history, not a lead waiting now
 ACTIVE_STATUSES = ("contacted", "interested")  # what a dormant lead can go back to
-WAITING_STATUSES = ("new", "contacted", "interested", "dormant")  # leads whose wait is chased
+WAITING_STATUSES = ("new", "contacted", "interested", "dormant")  # leads still in play
+CHASED_STATUSES = (*WAITING_STATUSES, "won")  # whose wait for our answer is reminded
+REVIVED_STATUSES = ("dormant", "lost")  # a lead in one of these who writes is active again
 AUTOMATIC_TOUCHES = ("lead_ack", "cadence", "reengage", "reactivation")
 LEAD_FORM_KIND = "webform"
 ALREADY_TOUCHED = (
@@ -244,14 +247,15 @@ def schedule_waiting(conv: Conversation, owner: User | int | None, since: dt.dat
     )  # fmt: skip
 
 
-def _next_waiting(followup: FollowUp, since: dt.datetime, now: dt.datetime, clock: Clock) -> tuple[dt.datetime, dict]:
-    """When to remind again: the next of ``lead_reminder_minutes`` after the wait began,
-    then each business morning (team time)."""
+def _due(step: int, since: dt.datetime, now: dt.datetime, clock: Clock) -> tuple[dt.datetime, dict]:
+    """When reminder number ``step`` (from 1) of a wait that began at ``since`` is due:
+    the step-th of ``lead_reminder_minutes`` after it began, or, when those have passed,
+    the next business morning (team time)."""
     minutes = [int(m) for m in team.get("lead_reminder_minutes") or []]
-    if followup.step < len(minutes):
-        due = since + dt.timedelta(minutes=minutes[followup.step])
+    if 1 <= step <= len(minutes):
+        due = since + dt.timedelta(minutes=minutes[step - 1])
         if due > now:
-            return due, {"minutes": minutes[followup.step]}
+            return due, {"minutes": minutes[step - 1]}
     return clock.next_business_morning(now), {"business_day": True}
 
 
@@ -261,7 +265,7 @@ def fire_unanswered(followup: FollowUp, now: dt.datetime) -> None:
     conv = Conversation.get_or_none(Conversation.id == followup.conversation_id)
     contact = Contact.get_by_id(conv.contact_id) if conv else None
     if conv is None or conv.waiting_since is None or conv.state == "closed" or contact.merged_into_id or (
-        contact.lead_status not in WAITING_STATUSES
+        contact.lead_status not in CHASED_STATUSES
     ):  # fmt: skip
         _record(followup, {"outcome": "stopped"}, done=now)
         return
@@ -280,7 +284,7 @@ def fire_unanswered(followup: FollowUp, now: dt.datetime) -> None:
     if owner is not None and conv.escalated_at is not None:
         notifications.notify_managers("lead_unanswered", conv.id, **params, escalated=True)
     _record(followup, {"outcome": "reminded"}, done=now)
-    due, meta = _next_waiting(followup, conv.waiting_since, now, Clock.for_contact(contact))
+    due, meta = _due(followup.step + 1, conv.waiting_since, now, Clock.for_contact(contact))
     reminders.schedule(
         conv, due, kind="lead_unanswered", owner=followup.owner_id, step=followup.step + 1,
         meta={**meta, "since": conv.waiting_since.isoformat()},
@@ -315,17 +319,37 @@ def safely(fn):
 
 
 def on_customer_message(message: Message) -> None:
-    """A lead wrote: a dormant lead becomes active again; a lead left waiting is reminded."""
+    """A lead wrote: a dormant or lost lead becomes active again; a lead (or a customer who
+    bought) left waiting is reminded."""
     conv = Conversation.select(Conversation, Contact).join(Contact).where(Conversation.id == message.conversation_id)
     conv = conv.get()
     contact = conv.contact
-    if contact.lead_status == "dormant" or contact.dormant_since is not None:
+    if contact.lead_status in REVIVED_STATUSES or contact.dormant_since is not None:
         reactivate(contact, conv, message)
     if (
-        conv.waiting_since is not None and contact.lead_status in WAITING_STATUSES and not contact.merged_into_id
+        conv.waiting_since is not None and contact.lead_status in CHASED_STATUSES and not contact.merged_into_id
         and utcnow() - message.sent_at <= HISTORY and takes_leads(Channel.get_by_id(message.channel_id))
     ):  # fmt: skip
         schedule_waiting(conv, routing.owner_of(conv, contact), conv.waiting_since)
+        _catch_up(conv, utcnow())
+
+
+def _catch_up(conv: Conversation, now: dt.datetime) -> None:
+    """A reminder held back by a snooze comes forward to its place in the schedule once the
+    conversation is awake again (the customer who writes during a snooze wakes it)."""
+    if conv.state == "snoozed" and conv.snoozed_until is not None and conv.snoozed_until > now:
+        return
+    clock = Clock.for_contact(conv.contact)
+    pending = FollowUp.select().where(
+        (FollowUp.conversation == conv.id) & (FollowUp.kind == "lead_unanswered")
+        & FollowUp.fired_at.is_null() & FollowUp.cancelled_at.is_null() & (FollowUp.due_at > now)
+    )  # fmt: skip
+    for followup in pending:
+        due, meta = _due(followup.step, conv.waiting_since, now, clock)
+        if due < followup.due_at:
+            FollowUp.update(due_at=due, meta={**(followup.meta or {}), **meta}).where(
+                FollowUp.id == followup.id
+            ).execute()
 
 
 def on_answered(message: Message) -> None:
@@ -345,8 +369,72 @@ def on_answered(message: Message) -> None:
 
 def on_opt_out(message: Message) -> None:
     """The customer texted STOP (or another opt-out word): what was planned to go out
-    automatically stops; the owner's own tasks stay."""
+    automatically stops; the owner's own tasks stay. Someone has to decide what comes next:
+    a lead still reachable on another channel becomes its owner's task (told now, and
+    again the next business morning if nothing moved); a lead who opted out of every
+    channel it could be written on is closed as lost, and the managers are told."""
     reminders.cancel_pending(message.conversation_id, AUTOMATIC_TOUCHES)
+    conv = Conversation.get_by_id(message.conversation_id)
+    contact = Contact.get_by_id(conv.contact_id)
+    if contact.lead_status not in WAITING_STATUSES or contact.merged_into_id or conv.state == "closed":
+        return
+    if not Message.select().where((Message.conversation == conv.id) & (Message.id != message.id)).exists():
+        return  # a stranger's first word is STOP: no lead to decide about
+    owner = routing.owner_of(conv, contact)
+    params = {"name": contact.display_name, "channel": message.channel_kind}
+    others = [
+        kind for kind in outbound.reachable_kinds(conv)
+        if consent.blocked_reason(contact, kind) is None and channels.channel_for(kind) is not None
+    ]  # fmt: skip
+    if not others:
+        close_as_lost(contact, conv, utcnow(), action="lead_opted_out_lost")
+        notifications.notify_managers("lead_opted_out", conv.id, **params, closed=True)
+        return
+    notifications.notify_owner(owner, "lead_opted_out", conv.id, **params, others=others)
+    due = Clock.for_contact(contact).next_business_morning(utcnow())
+    reminders.schedule(
+        conv, due, kind="opted_out", owner=owner, meta={"channel": message.channel_kind, "message": message.id}
+    )
+
+
+def fire_opted_out(followup: FollowUp, now: dt.datetime) -> None:
+    """The morning after an opt-out: the owner is told again, unless the lead moved on
+    (we wrote since, it was won, lost or closed)."""
+    conv = Conversation.get_or_none(Conversation.id == followup.conversation_id)
+    contact = Contact.get_by_id(conv.contact_id) if conv else None
+    wrote_since = conv is not None and (
+        Message.select()
+        .where((Message.conversation == conv.id) & (Message.direction == "out") & (Message.created_at > followup.created_at)
+               & (Message.status != "failed"))
+        .exists()
+    )  # fmt: skip
+    if conv is None or conv.state == "closed" or contact.lead_status not in WAITING_STATUSES or wrote_since:
+        _record(followup, {"outcome": "stopped"}, done=now)
+        return
+    channel = (followup.meta or {}).get("channel") or ""
+    notifications.notify_owner(
+        routing.owner_of(conv, contact) or routing.active_user(followup.owner_id), "lead_opted_out", conv.id,
+        name=contact.display_name, channel=channel, again=True,
+    )  # fmt: skip
+    _record(followup, {"outcome": "reminded"}, done=now)
+
+
+def close_as_lost(contact: Contact, conv: Conversation, now: dt.datetime, action: str = "lead_closed_lost") -> None:
+    """The lead is lost and its conversation closed, with ``action`` in the audit trail:
+    "lead_closed_lost" when reactivation ended without an answer, "lead_opted_out_lost"
+    when the lead opted out of every channel."""
+    with write_transaction():
+        Contact.update(lead_status="lost", dormant_since=None, updated_at=now).where(Contact.id == contact.id).execute()
+        audit.record(
+            None, action, contact, conversation=conv,
+            before={"lead_status": contact.lead_status}, after={"lead_status": "lost"},
+        )  # fmt: skip
+        if conv.state != "closed":
+            Conversation.update(state="closed", snoozed_until=None, updated_at=now).where(
+                Conversation.id == conv.id
+            ).execute()
+        reminders.cancel_pending(conv.id, reminders.AUTOMATIC_KINDS)
+    contact.lead_status = "lost"
 
 
 def status_before_dormancy(contact: Contact) -> str:
@@ -365,9 +453,10 @@ def status_before_dormancy(contact: Contact) -> str:
 
 
 def reactivate(contact: Contact, conv: Conversation, message: Message) -> None:
-    """A dormant lead wrote: back to an active status, and its owner hears at once."""
+    """A dormant or lost lead wrote: back to an active status, and its owner hears at once."""
     now = utcnow()
-    status = status_before_dormancy(contact) if contact.lead_status == "dormant" else contact.lead_status
+    revived = contact.lead_status in REVIVED_STATUSES
+    status = status_before_dormancy(contact) if revived else contact.lead_status
     before = {
         "lead_status": contact.lead_status,
         "dormant_since": contact.dormant_since.isoformat() if contact.dormant_since else None,
@@ -380,6 +469,6 @@ def reactivate(contact: Contact, conv: Conversation, message: Message) -> None:
         )  # fmt: skip
         notifications.notify_owner(
             routing.owner_of(conv, contact), "dormant_replied", conv.id, name=contact.display_name,
-            channel=message.channel_kind, dormant_since=before["dormant_since"],
+            channel=message.channel_kind, dormant_since=before["dormant_since"], was=before["lead_status"],
         )  # fmt: skip
     contact.lead_status, contact.dormant_since = status, None

@@ -64,6 +64,7 @@ from ..db import is_postgres, utcnow, write_transaction
 from ..i18n import N_, UserFacingError
 from ..localtime import Clock, automatic_touches_on_local_day, parse_quiet
 from ..models import Contact, Conversation, FollowUp, Message, Template, User
+from .lifecycle import close_as_lost
 
 log = logging.getLogger(__name__)
 
@@ -473,21 +474,6 @@ def make_dormant(contact: Contact, conv: Conversation | None, now: dt.datetime) 
         before={"lead_status": before}, after={"lead_status": "dormant"},
     )  # fmt: skip
     return True
-
-
-def close_as_lost(contact: Contact, conv: Conversation, now: dt.datetime) -> None:
-    """Reactivation ended without an answer: the lead is lost and its conversation closed."""
-    with write_transaction():
-        Contact.update(lead_status="lost", dormant_since=None, updated_at=now).where(Contact.id == contact.id).execute()
-        audit.record(
-            None, "lead_closed_lost", contact, conversation=conv,
-            before={"lead_status": contact.lead_status}, after={"lead_status": "lost"},
-        )  # fmt: skip
-        if conv.state != "closed":
-            Conversation.update(state="closed", snoozed_until=None, updated_at=now).where(
-                Conversation.id == conv.id
-            ).execute()
-    contact.lead_status = "lost"
 
 
 # --- the contact's own cadence ---------------------------------------------------------
