@@ -542,6 +542,7 @@ class Options:
     start: dt.date
     every_minute: bool
     database: str
+    show_late: float | None = None
 
 
 class Clock:
@@ -1435,6 +1436,10 @@ def report_due(out: Report, sim: Simulation, observed: Observed) -> None:
             settled += due.persona.status_at(due.at) in ("won", "lost")
         else:
             late.append(max(0.0, (at - due.at).total_seconds() / 60))
+            if sim.opts.show_late is not None and late[-1] > sim.opts.show_late:
+                p = due.persona
+                out.lines.append(f"  late {late[-1]:.1f} min: {due.kind} of lead {p.key} ({p.channel}, conversation "
+                                 f"{p.conversation_id}) due {due.at:%m-%d %H:%M} UTC, surfaced {at:%m-%d %H:%M}")  # fmt: skip
     out.add("due events surfaced", len(late))
     out.add("due events never surfaced", sum(missed.values()), "0", not missed)
     for kind in DUE_KINDS:
@@ -1537,6 +1542,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--every-minute", action="store_true", help="run the periodic tasks every simulated minute")
     parser.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
+    parser.add_argument("--show-late", type=float, metavar="MINUTES", help="list due events surfaced later than this")
     parser.add_argument("--keep", action="store_true", help="keep the data directory and print where it is")
     parser.add_argument("--profile", action="store_true", help="print a cProfile summary of the run to stderr")
     args = parser.parse_args(argv)
@@ -1561,7 +1567,15 @@ def simulate(args: argparse.Namespace) -> Report:
     import tasks
     from inbox.db import set_clock
 
-    opts = Options(args.leads, args.days, args.seed, args.start, args.every_minute, os.environ["INBOX_DATABASE_URL"])
+    opts = Options(
+        args.leads,
+        args.days,
+        args.seed,
+        args.start,
+        args.every_minute,
+        os.environ["INBOX_DATABASE_URL"],
+        args.show_late,
+    )
     clock = Clock(dt.datetime.combine(args.start, dt.time()) - DAY)
     set_clock(clock)
     tasks.huey.immediate = True

@@ -43,6 +43,7 @@ def create_app(config: dict | None = None) -> Flask:
         contacts,
         conversations,
         health,
+        lead_settings,
         lead_sources,
         leads_api,
         notifications,
@@ -58,7 +59,7 @@ def create_app(config: dict | None = None) -> Flask:
         app.register_blueprint(module.bp)
     for module in (notifications, reminders, sla_settings, stats):
         app.register_blueprint(module.bp)
-    for module in (lead_sources, leads_api):
+    for module in (lead_settings, lead_sources, leads_api):
         app.register_blueprint(module.bp)
     csrf.exempt(webhooks.bp)  # provider-signed instead
     csrf.exempt(leads_api.bp)  # a lead source's bearer token instead

@@ -90,7 +90,9 @@ def event_text(event) -> str:
         return gettext(
             "The dormant lead wrote again: back to %(status)s", status=lead_status_label(after.get("lead_status", ""))
         )
-    if action in ("lead_source_created", "lead_source_deactivated", "channel_added", "channel_changed"):
+    if action in (
+        "lead_source_created", "lead_source_deactivated", "channel_added", "channel_changed", "team_settings_changed"
+    ):  # fmt: skip
         return gettext("%(who)s changed the settings", who=who)
     if action == "contact_created":
         return gettext("%(who)s created this contact", who=who)

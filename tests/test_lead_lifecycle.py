@@ -263,7 +263,16 @@ def test_stop_on_one_channel_leaves_a_lead_reachable_elsewhere_as_its_owners_tas
     assert pending(conv_id) == [("lead_unanswered", 1, T0 + HOUR), ("opted_out", 0, tuesday_morning)]
     sweep(clock, tuesday_morning)
     assert [n.params.get("again") for n in notes("lead_opted_out", agent)] == [None, True]
-    assert [kind for kind, _, _ in pending(conv_id)] == ["lead_unanswered"]
+    # until the owner decides, the task comes back: each business morning, then weekly
+    assert pending(conv_id, ["opted_out"]) == [("opted_out", 1, tuesday_morning + DAY)]
+    sweep(clock, tuesday_morning + DAY)
+    assert pending(conv_id, ["opted_out"]) == [("opted_out", 2, tuesday_morning + 2 * DAY)]
+    sweep(clock, tuesday_morning + 2 * DAY)  # Thursday: the next one a week later
+    assert pending(conv_id, ["opted_out"]) == [("opted_out", 3, tuesday_morning + 9 * DAY)]
+    assert len(notes("lead_opted_out", agent)) == 4
+    contacts.update(Contact.get_by_id(Conversation.get_by_id(conv_id).contact_id), agent, lead_status="lost")
+    sweep(clock, tuesday_morning + 9 * DAY)
+    assert pending(conv_id, ["opted_out"]) == [] and len(notes("lead_opted_out", agent)) == 4
 
 
 def test_an_opted_out_lead_we_wrote_to_since_is_not_chased_again(

@@ -156,6 +156,7 @@ GET_MATRIX = {
     "channels.edit_GET": ("/settings/channels/{channel}", ADMINS),
     "channels.status": ("/settings/channels/{channel}/status", ADMINS),
     "lead_sources.index": ("/settings/lead-sources", ADMINS),
+    "lead_settings.edit_GET": ("/settings/leads", MANAGERS),
     "notifications.index": ("/notifications", everyone(200)),
     "notifications.count": ("/notifications/count", everyone(200)),
     "notifications.follow": ("/notifications/{notification}", AGENTS_OWN),
@@ -222,6 +223,17 @@ POST_MATRIX = {
     "channels.test_POST": ("/settings/channels/{channel}/test", {}, ADMINS),
     "channels.sync_POST": ("/settings/channels/{channel}/sync", {}, ADMIN_WRITE),
     "lead_sources.create_POST": ("/settings/lead-sources", {"name": "Ad platform"}, ADMINS),  # the token page
+    "lead_settings.edit_POST": (
+        "/settings/leads",
+        {
+            "ack_template_email": "welcome",
+            "rule_channel": "",
+            "rule_source": "",
+            "rule_language": "ko",
+            "rule_agents_0": "{agent}",
+        },
+        MANAGER_WRITE,
+    ),
     "lead_sources.deactivate_POST": ("/settings/lead-sources/{lead_source}/deactivate", {}, ADMIN_WRITE),
     # Lead capture needs no login but a lead source's bearer token: without one it is 401.
     "leads_api.create": ("/api/leads", {"email": "lead@example.com", "message": "Hi"}, public(401)),

@@ -371,7 +371,7 @@ def on_opt_out(message: Message) -> None:
     """The customer texted STOP (or another opt-out word): what was planned to go out
     automatically stops; the owner's own tasks stay. Someone has to decide what comes next:
     a lead still reachable on another channel becomes its owner's task (told now, and
-    again the next business morning if nothing moved); a lead who opted out of every
+    again from the next business morning while nothing moved, ``fire_opted_out``); a lead who opted out of every
     channel it could be written on is closed as lost, and the managers are told."""
     reminders.cancel_pending(message.conversation_id, AUTOMATIC_TOUCHES)
     conv = Conversation.get_by_id(message.conversation_id)
@@ -398,8 +398,9 @@ def on_opt_out(message: Message) -> None:
 
 
 def fire_opted_out(followup: FollowUp, now: dt.datetime) -> None:
-    """The morning after an opt-out: the owner is told again, unless the lead moved on
-    (we wrote since, it was won, lost or closed)."""
+    """The morning after an opt-out: the owner is told again, and again each business
+    morning (then each week after the third time), until the lead moves on: we wrote
+    since, it was won or lost, closed, or given a dated next action."""
     conv = Conversation.get_or_none(Conversation.id == followup.conversation_id)
     contact = Contact.get_by_id(conv.contact_id) if conv else None
     wrote_since = conv is not None and (
@@ -408,15 +409,23 @@ def fire_opted_out(followup: FollowUp, now: dt.datetime) -> None:
                & (Message.status != "failed"))
         .exists()
     )  # fmt: skip
-    if conv is None or conv.state == "closed" or contact.lead_status not in WAITING_STATUSES or wrote_since:
+    if (
+        conv is None or conv.state == "closed" or contact.lead_status not in WAITING_STATUSES or wrote_since
+        or contact.next_action_at is not None
+    ):  # fmt: skip
         _record(followup, {"outcome": "stopped"}, done=now)
         return
-    channel = (followup.meta or {}).get("channel") or ""
+    meta = followup.meta or {}
     notifications.notify_owner(
         routing.owner_of(conv, contact) or routing.active_user(followup.owner_id), "lead_opted_out", conv.id,
-        name=contact.display_name, channel=channel, again=True,
+        name=contact.display_name, channel=meta.get("channel") or "", again=True,
     )  # fmt: skip
     _record(followup, {"outcome": "reminded"}, done=now)
+    wait = dt.timedelta(days=6 if followup.step >= 2 else 0)
+    reminders.schedule(
+        conv, Clock.for_contact(contact).next_business_morning(now + wait), kind="opted_out",
+        owner=followup.owner_id, step=followup.step + 1, meta={k: meta[k] for k in ("channel", "message") if k in meta},
+    )  # fmt: skip
 
 
 def close_as_lost(contact: Contact, conv: Conversation, now: dt.datetime, action: str = "lead_closed_lost") -> None:
