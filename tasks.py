@@ -7,13 +7,14 @@ be defined or imported here.
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import logging
 
 from huey import crontab
 from huey.exceptions import TaskLockedException
 
-from inbox import automation, conversations, outbound, polling, settings, sla, users
+from inbox import automation, conversations, intake, messaging, outbound, polling, settings, sla, users
 from inbox.channels import TransientChannelError
 from inbox.db import db, init_db
 from inbox.queue import huey
@@ -78,6 +79,12 @@ def prune_login_attempts() -> int:
     return users.prune_login_attempts()
 
 
+@huey.periodic_task(crontab(minute="7", hour="*"))
+@with_db
+def prune_intake() -> int:
+    return intake.prune()
+
+
 @huey.periodic_task(crontab(minute="*"))
 @with_db
 def poll_channels() -> int:
@@ -122,31 +129,32 @@ def send_notification_emails() -> dict:
     }
 
 
-@huey.task(retries=5, retry_delay=10, retry_backoff=2)
+@huey.task()
 @with_db
-def twilio_inbound(channel_id: int, form: dict) -> bool:
-    from inbox import messaging
-    from inbox.channels import twilio
-    from inbox.models import Channel
-
-    channel = Channel.get_by_id(channel_id)
-    return messaging.store(channel, twilio.inbound_from_form(channel_id, form))
+def process_intake(intake_id: int) -> str:
+    """Store what an accepted webhook carries (its retries are ``retry_intake``'s)."""
+    return intake.process(intake_id, messaging.INTAKE)
 
 
-@huey.task(retries=3, retry_delay=5)
+@huey.periodic_task(crontab(minute="*"))
+@huey.lock_task("retry-intake")
 @with_db
-def twilio_status(channel_id: int, form: dict) -> bool:
-    from inbox import messaging
-    from inbox.models import Channel
+def retry_intake() -> int:
+    """Webhooks kept but not stored: a process killed mid-way, or an attempt that failed."""
+    return intake.retry_due(messaging.INTAKE)
 
-    return messaging.status_callback(Channel.get_by_id(channel_id), form)
+
+@huey.task()
+@with_db
+def intake_at_start(started_at: str) -> int:
+    """Queued once when a consumer starts: webhooks a killed process kept but never stored
+    are stored now rather than a minute later."""
+    return intake.retry_due(messaging.INTAKE, received_before=dt.datetime.fromisoformat(started_at))
 
 
 @huey.task()
 @with_db
 def poll_twilio_channel(channel_id: int) -> str:
-    from inbox import messaging
-
     try:
         with huey.lock_task(f"poll-twilio-{channel_id}"):
             result = messaging.poll(channel_id)

@@ -63,11 +63,22 @@ class Received:
 
 def receive(inbound: InboundMessage, channel: Channel | None = None) -> Received:
     """Store a customer's message and run what follows it."""
-    with write_transaction():
-        received = react(ingest.ingest(inbound, channel), channel)
-    if received.ack_message_id:
-        outbound.queue_delivery(received.ack_message_id)  # after the commit, so a worker finds it
+    received = store_and_react(inbound, channel)
+    after_commit(received)
     return received
+
+
+def store_and_react(inbound: InboundMessage, channel: Channel | None = None) -> Received:
+    """``receive()`` up to the commit (inside the caller's transaction, if it has one)."""
+    with write_transaction():
+        return react(ingest.ingest(inbound, channel), channel)
+
+
+def after_commit(received: Received) -> None:
+    """Queue the deliveries a received message caused, once they are committed (so a
+    worker finds them)."""
+    if received.ack_message_id:
+        outbound.queue_delivery(received.ack_message_id)
 
 
 def react(stored: IngestResult, channel: Channel | None = None, *, lead_source: str | None = None) -> Received:

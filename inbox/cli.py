@@ -124,6 +124,16 @@ def _consumer(workers: int | None = None):
     )
 
 
+def _start(consumer) -> None:
+    """Start the consumer, and have it store first what a killed process left."""
+    import tasks
+
+    from .db import utcnow
+
+    consumer.start()
+    tasks.intake_at_start(utcnow().isoformat())
+
+
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
@@ -154,7 +164,7 @@ def serve(host: str, port: int, threads: int, with_demo: bool, no_worker: bool) 
     consumer = None if no_worker else _consumer()
     idle = None
     if consumer:
-        consumer.start()
+        _start(consumer)
         idle = _idle_supervisor()
 
     def stop(signum, frame):
@@ -183,6 +193,11 @@ def worker(workers: int | None) -> None:
     _upgrade_quietly()
     consumer = _consumer(workers)
     _idle_supervisor()
+    import tasks
+
+    from .db import utcnow
+
+    tasks.intake_at_start(utcnow().isoformat())  # runs once the consumer below is up
     consumer.run()
 
 

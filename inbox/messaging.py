@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
-from . import automation, consent, outbound
+from . import automation, consent, intake, outbound
 from .channels import ChannelError
 from .channels import twilio as twilio_adapter
 from .db import utcnow
@@ -27,15 +27,42 @@ STATUS_MAP = {
 def store(channel: Channel, inbound: InboundMessage) -> bool:
     """Store one inbound SMS/WhatsApp message (webhook or poll). Media are downloaded
     only for messages not stored yet. Returns whether it was new."""
-    media = inbound.meta.get("media") or []
-    if media:
-        # Checked here only to spare the download; ingest() checks again in its transaction.
-        stored = Message.select().where((Message.channel == channel.id) & (Message.provider_id == inbound.provider_id))
-        if stored.exists():
-            return False
-        settings = twilio_adapter.TwilioSettings.from_channel(channel.settings)
-        inbound.attachments = twilio_adapter.download_media(settings, media)
+    fetch_media(channel, inbound)
     return automation.receive(inbound, channel).created
+
+
+def fetch_media(channel: Channel, inbound: InboundMessage) -> None:
+    """Download the message's media into ``inbound.attachments`` (outside any transaction).
+    A file that cannot be fetched becomes an attachment marked unavailable: the text is
+    never held back by its media."""
+    media = inbound.meta.get("media") or []
+    if not media:
+        return
+    # Checked here only to spare the download; ingest() checks again in its transaction.
+    stored = Message.select().where((Message.channel == channel.id) & (Message.provider_id == inbound.provider_id))
+    if stored.exists():
+        return
+    settings = twilio_adapter.TwilioSettings.from_channel(channel.settings)
+    inbound.attachments = twilio_adapter.download_media(settings, media)
+
+
+# --- webhooks, from the intake table (inbox.intake) ------------------------------------------
+
+
+def _prepare_inbound(channel: Channel, form: dict) -> InboundMessage:
+    inbound = twilio_adapter.inbound_from_form(channel.id, form)
+    fetch_media(channel, inbound)
+    return inbound
+
+
+def _store_inbound(channel: Channel, form: dict, inbound: InboundMessage) -> automation.Received:
+    return automation.store_and_react(inbound, channel)
+
+
+INTAKE = {
+    "inbound": intake.Handler(prepare=_prepare_inbound, store=_store_inbound, after=automation.after_commit),
+    "status": intake.Handler(store=lambda channel, form, _: status_callback(channel, form)),
+}
 
 
 def status_callback(channel: Channel, form: dict) -> bool:

@@ -9,18 +9,18 @@ from __future__ import annotations
 
 import json
 
+import peewee
 from peewee import (
     BlobField,
     BooleanField,
-    CharField,
     DateField,
     DateTimeField,
     ForeignKeyField,
     IntegerField,
-    TextField,
 )
 
 from .db import BaseModel, utcnow
+from .text import clean
 
 ROLES = ("agent", "manager", "admin")
 LEAD_STATUSES = ("new", "contacted", "interested", "won", "lost", "dormant")
@@ -31,9 +31,23 @@ DIRECTIONS = ("in", "out", "note")
 MESSAGE_STATUSES = ("queued", "sending", "sent", "delivered", "read", "failed", "received")
 
 
+class CharField(peewee.CharField):
+    """Writes only what the database can hold (``inbox.text.clean``), on both backends."""
+
+    def db_value(self, value):
+        value = super().db_value(value)
+        return clean(value) if isinstance(value, str) else value
+
+
+class TextField(peewee.TextField):
+    def db_value(self, value):
+        value = super().db_value(value)
+        return clean(value) if isinstance(value, str) else value
+
+
 class JSONField(TextField):
     def db_value(self, value):
-        return None if value is None else json.dumps(value, ensure_ascii=False, default=str)
+        return None if value is None else clean(json.dumps(value, ensure_ascii=False, default=str))
 
     def python_value(self, value):
         return None if value is None else json.loads(value)
@@ -368,6 +382,24 @@ class AuditEvent(BaseModel):
         )
 
 
+class Intake(BaseModel):
+    """A provider webhook as it was accepted, kept until what it carries is stored
+    (``inbox.intake``). ``payload`` is the provider's form, exactly as received."""
+
+    channel = ForeignKeyField(Channel, null=True, on_delete="SET NULL")
+    kind = CharField()  # what the payload is: "inbound" (a customer message) or "status"
+    payload = JSONField()
+    received_at = DateTimeField(default=utcnow)
+    attempts = IntegerField(default=0)
+    next_attempt_at = DateTimeField(default=utcnow)
+    done_at = DateTimeField(null=True)
+    failed_at = DateTimeField(null=True)  # set after the last attempt: shown to admins
+    last_error = TextField(default="")
+
+    class Meta:
+        indexes = ((("done_at", "failed_at", "next_attempt_at"), False),)
+
+
 ALL_MODELS = [
     User,
     LoginAttempt,
@@ -385,6 +417,7 @@ ALL_MODELS = [
     TeamSetting,
     LeadSource,
     AuditEvent,
+    Intake,
 ]
 
 

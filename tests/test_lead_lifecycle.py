@@ -468,6 +468,18 @@ def test_a_snoozed_lead_is_reminded_when_the_snooze_ends(clock, email_channel, a
     assert pending(conv_id) == [("lead_unanswered", 2, T0 + DAY)]
 
 
+def test_a_customer_who_ends_a_snooze_early_brings_the_24h_reminder_back(clock, email_channel, agent):
+    conv_id = writes(email_channel, "email").message.conversation_id
+    conversations.snooze(Conversation.get_by_id(conv_id), agent, T0 + 30 * MINUTE + DAY)
+    sweep(clock, T0 + HOUR)  # the 1 h reminder waits for the snooze to end
+    assert pending(conv_id) == [("lead_unanswered", 1, T0 + 30 * MINUTE + DAY)]
+    clock.now = T0 + 5 * HOUR
+    writes(email_channel, "email", text="Any news?")  # wakes it: the 1 h point is past, the 24 h one is not
+    assert pending(conv_id) == [("lead_unanswered", 1, T0 + DAY)]
+    sweep(clock, T0 + DAY)
+    assert len(notes("lead_unanswered", agent)) == 1
+
+
 def test_a_customer_who_ends_a_snooze_brings_the_reminder_forward(clock, email_channel, agent):
     conv_id = writes(email_channel, "email").message.conversation_id
     sweep(clock, T0 + HOUR)  # the 1 h reminder

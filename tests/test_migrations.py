@@ -21,8 +21,9 @@ def test_upgrade_from_the_previous_schema_keeps_the_data():
         " VALUES ('기존 고객', 'ACME', 'new', '', '', '', '', '{}', '', '', '2025-01-01', '2025-01-01')"
     )
     database.execute_sql(
-        "INSERT INTO conversation (contact_id, state, last_activity_at, opened_at, channels, preview, preview_direction, updated_at)"
-        " VALUES (1, 'open', '2025-01-01', '2025-01-01', 'email', '견적 문의', 'in', '2025-01-01')"
+        "INSERT INTO conversation (contact_id, state, last_activity_at, opened_at, channels, preview, preview_direction,"
+        " updated_at, touches_before_reply) VALUES (1, 'open', '2025-01-01', '2025-01-01', 'email', '견적 문의', 'in',"
+        " '2025-01-01', 0)"
     )
     assert schema.pending(database) == migrations[-1:]
 

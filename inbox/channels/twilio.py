@@ -7,7 +7,9 @@ data; ``send()`` takes ``OutboundMessage`` data."""
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 import json
+import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -181,42 +183,85 @@ def inbound_from_form(channel_id: int, form: dict, received_at: dt.datetime | No
     )
 
 
+MEDIA_REDIRECTS = 3
+
+
 def download_media(s: TwilioSettings, media: list[dict]) -> list[InboundAttachment]:
-    """Fetch media with the account credentials; a file over the size limit is recorded
-    as such, not silently dropped."""
+    """Fetch media with the account credentials. Never raises: a file over the size limit
+    is recorded as such, and one that cannot be fetched (a refused host, an error, a bad
+    URL) as unavailable, so the message itself is always stored."""
     out = []
-    auth = (s.api_key_sid, s.api_key_secret) if s.api_key_sid else (s.account_sid, s.auth_token)
     for i, item in enumerate(media):
-        url = item["url"]
-        if s.api_base_url:
-            parts = urlsplit(url)
-            if parts.hostname and parts.hostname.endswith("twilio.com"):
-                url = _base(s) + parts.path + ("?" + parts.query if parts.query else "")
         ctype = item.get("content_type") or "application/octet-stream"
         name = f"media-{i + 1}.{_extension(ctype)}"
         try:
-            with requests.get(url, auth=auth, timeout=TIMEOUT, stream=True) as response:
-                if response.status_code != 200:
-                    out.append(
-                        InboundAttachment(name, ctype, None, 0, note=f"download failed: HTTP {response.status_code}")
-                    )
-                    continue
-                data = bytearray()
-                for chunk in response.iter_content(64 * 1024):
-                    data.extend(chunk)
-                    if len(data) > s.media_max_bytes:
-                        break
-                if len(data) > s.media_max_bytes:
-                    size = int(response.headers.get("Content-Length") or len(data))
-                    limit = s.media_max_bytes // (1024 * 1024)
-                    out.append(InboundAttachment(name, ctype, None, size, note=f"not kept: larger than {limit} MB"))
-                    continue
-                out.append(
-                    InboundAttachment(name, response.headers.get("Content-Type", ctype).split(";")[0], bytes(data))
-                )
-        except requests.RequestException as exc:
-            raise TwilioTransientError(f"Media download failed: {type(exc).__name__}") from None
+            out.append(_download(s, str(item.get("url") or ""), name, ctype))
+        except (requests.RequestException, ValueError, OSError, MediaRefused) as exc:
+            detail = str(exc) if isinstance(exc, MediaRefused) else type(exc).__name__
+            out.append(InboundAttachment(name, ctype, None, 0, note=f"unavailable: {detail}"[:250]))
     return out
+
+
+class MediaRefused(Exception):
+    """A media URL we will not fetch (not Twilio's, or redirected somewhere private)."""
+
+
+def _media_url(s: TwilioSettings, url: str) -> str:
+    """Only Twilio's media hosts get the account's credentials (or the configured API base,
+    for a Twilio-compatible server)."""
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    if parts.scheme not in ("https", "http") or not host:
+        raise MediaRefused("not a web address")
+    if host == "twilio.com" or host.endswith(".twilio.com"):
+        if s.api_base_url:  # a Twilio-compatible server serves the media at the same paths
+            return _base(s) + parts.path + ("?" + parts.query if parts.query else "")
+        if parts.scheme != "https":
+            raise MediaRefused("not https")
+        return url
+    if s.api_base_url and host == (urlsplit(s.api_base_url).hostname or "").lower():
+        return url
+    raise MediaRefused(f"{host} is not a Twilio media host")
+
+
+def _public(host: str) -> bool:
+    """Whether every address ``host`` resolves to is a public one."""
+    addresses = {info[4][0] for info in socket.getaddrinfo(host, None)}
+    return bool(addresses) and all(ipaddress.ip_address(a.split("%")[0]).is_global for a in addresses)
+
+
+def _download(s: TwilioSettings, url: str, name: str, ctype: str) -> InboundAttachment:
+    url = _media_url(s, url)
+    auth = (s.api_key_sid, s.api_key_secret) if s.api_key_sid else (s.account_sid, s.auth_token)
+    trusted = (urlsplit(url).hostname or "").lower()
+    for _ in range(MEDIA_REDIRECTS + 1):
+        host = (urlsplit(url).hostname or "").lower()
+        # The credentials go to the media host only; a redirect (Twilio's go to its CDN)
+        # must lead to a public https address.
+        response = requests.get(
+            url, auth=auth if host == trusted else None, timeout=TIMEOUT, stream=True, allow_redirects=False
+        )
+        with response:
+            if response.is_redirect:
+                url = requests.compat.urljoin(url, response.headers.get("Location", ""))
+                target = urlsplit(url)
+                target_host = (target.hostname or "").lower()
+                if target_host != trusted and (target.scheme != "https" or not _public(target_host)):
+                    raise MediaRefused(f"redirected to {target_host or 'nowhere'}")
+                continue
+            if response.status_code != 200:
+                return InboundAttachment(name, ctype, None, 0, note=f"download failed: HTTP {response.status_code}")
+            data = bytearray()
+            for chunk in response.iter_content(64 * 1024):
+                data.extend(chunk)
+                if len(data) > s.media_max_bytes:
+                    break
+            if len(data) > s.media_max_bytes:
+                size = int(response.headers.get("Content-Length") or len(data))
+                limit = s.media_max_bytes // (1024 * 1024)
+                return InboundAttachment(name, ctype, None, size, note=f"not kept: larger than {limit} MB")
+            return InboundAttachment(name, response.headers.get("Content-Type", ctype).split(";")[0], bytes(data))
+    raise MediaRefused("too many redirects")
 
 
 def _extension(ctype: str) -> str:

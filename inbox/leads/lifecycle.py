@@ -249,13 +249,13 @@ def schedule_waiting(conv: Conversation, owner: User | int | None, since: dt.dat
 
 def _due(step: int, since: dt.datetime, now: dt.datetime, clock: Clock) -> tuple[dt.datetime, dict]:
     """When reminder number ``step`` (from 1) of a wait that began at ``since`` is due:
-    the step-th of ``lead_reminder_minutes`` after it began, or, when those have passed,
-    the next business morning (team time)."""
+    the step-th of ``lead_reminder_minutes`` after it began (or the next of them still
+    ahead), or, when those have passed, the next business morning (team time)."""
     minutes = [int(m) for m in team.get("lead_reminder_minutes") or []]
-    if 1 <= step <= len(minutes):
-        due = since + dt.timedelta(minutes=minutes[step - 1])
+    for later in minutes[max(step, 1) - 1 :]:  # a step a snooze held back past is skipped
+        due = since + dt.timedelta(minutes=later)
         if due > now:
-            return due, {"minutes": minutes[step - 1]}
+            return due, {"minutes": later}
     return clock.next_business_morning(now), {"business_day": True}
 
 

@@ -1,22 +1,25 @@
 """Provider webhooks: no login, but every request must carry a valid provider signature.
 
-A webhook is answered at once (empty TwiML, so Twilio sends no auto-reply) and its work
-is queued; the poller backfills anything a webhook missed."""
+A webhook is kept in the database (``inbox.intake``) and only then answered (empty TwiML,
+so Twilio sends no auto-reply); its work is queued. When it cannot be kept the answer is
+503 and Twilio sends it again. The poller backfills anything a webhook missed."""
 
 from __future__ import annotations
 
+import logging
 import time
 
 from flask import Blueprint, Response, abort, request
 
 import tasks
 
-from .. import settings
+from .. import intake, settings
 from ..channels import ChannelError
 from ..channels import twilio as twilio_adapter
 from ..models import Channel
 
 bp = Blueprint("webhooks", __name__, url_prefix="/webhooks")
+log = logging.getLogger(__name__)
 
 MAX_WEBHOOK_BYTES = 1024 * 1024
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response />'
@@ -70,18 +73,26 @@ def _twiml() -> Response:
     return Response(EMPTY_TWIML, mimetype="text/xml")
 
 
+def _keep(channel_id: int, kind: str, form: dict) -> Response:
+    try:
+        intake_id = intake.accept(channel_id, kind, form)
+    except Exception:  # a full disk, a database gone: the provider must send it again
+        log.exception("webhook for channel %s could not be kept", channel_id)
+        abort(503, description="The webhook could not be stored; send it again.")
+    tasks.process_intake(intake_id)
+    return _twiml()
+
+
 @bp.post("/twilio/<int:channel_id>/inbound")
 def twilio_inbound(channel_id: int):
     channel_id = _verified_channel(channel_id)
     form = request.form.to_dict(flat=True)
     if twilio_adapter.is_status_callback(form):
-        tasks.twilio_status(channel_id, form)
-        return _twiml()
+        return _keep(channel_id, "status", form)
     for field in ("MessageSid", "From"):
         if not form.get(field):
             abort(400, description=f"{field} is missing.")
-    tasks.twilio_inbound(channel_id, form)
-    return _twiml()
+    return _keep(channel_id, "inbound", form)
 
 
 @bp.post("/twilio/<int:channel_id>/status")
@@ -91,5 +102,4 @@ def twilio_status(channel_id: int):
     for field in ("MessageSid", "MessageStatus"):
         if not form.get(field):
             abort(400, description=f"{field} is missing.")
-    tasks.twilio_status(channel_id, form)
-    return _twiml()
+    return _keep(channel_id, "status", form)

@@ -1,0 +1,168 @@
+"""Nothing accepted is lost: webhooks are kept before they are answered and stored once;
+failed attempts are retried and then shown to admins; media that cannot be fetched never
+holds back the text; text the database cannot hold (NUL) is cleaned on both backends;
+and `inbox serve` killed with SIGKILL while webhooks pour in loses none it accepted."""
+
+from __future__ import annotations
+
+import datetime as dt
+import http.server
+import os
+import threading
+
+import pytest
+
+from inbox import channel_config, intake, messaging
+from inbox.models import Attachment, Channel, Contact, Intake, Message
+
+from .conftest import login, post
+from .test_twilio_channel import CUSTOMER, SMS_NUMBER, WA_NUMBER, hook, twilio, twilio_server  # noqa: F401
+
+MINUTE = dt.timedelta(minutes=1)
+
+
+@pytest.fixture
+def channel(twilio):  # noqa: F811
+    return channel_config.add_twilio_channel(
+        "Twilio",
+        {
+            "account_sid": twilio.account_sid, "auth_token": twilio.auth_token, "sms_from": SMS_NUMBER,
+            "whatsapp_from": WA_NUMBER, "api_base_url": twilio.base_url,
+        },
+    )  # fmt: skip
+
+
+def test_a_webhook_is_kept_then_stored_once_and_marked_done(twilio, channel):  # noqa: F811
+    first = twilio.inbound(CUSTOMER, SMS_NUMBER, "주문 확인 부탁드려요", url=hook(channel))
+    again = twilio.inbound(
+        CUSTOMER, SMS_NUMBER, "주문 확인 부탁드려요", url=hook(channel), extra={"MessageSid": first.sid}
+    )
+    assert first.response.status_code == again.response.status_code == 200
+    rows = list(Intake.select().order_by(Intake.id))
+    assert [(r.kind, r.payload["MessageSid"], r.done_at is not None) for r in rows] == [
+        ("inbound", first.sid, True), ("inbound", first.sid, True),
+    ]  # fmt: skip
+    assert [m.text for m in Message.select()] == ["주문 확인 부탁드려요"]
+    assert intake.pending_count() == 0
+
+
+def test_when_the_webhook_cannot_be_kept_the_provider_is_told_to_send_it_again(twilio, channel):  # noqa: F811
+    from inbox.db import db
+
+    db.execute_sql("ALTER TABLE intake RENAME TO intake_away")  # writes fail, as on a full disk
+    try:
+        sent = twilio.inbound(CUSTOMER, SMS_NUMBER, "hello", url=hook(channel))
+    finally:
+        db.execute_sql("ALTER TABLE intake_away RENAME TO intake")
+    assert sent.response.status_code == 503
+    assert Message.select().count() == 0
+
+
+def test_a_failing_store_is_retried_with_backoff_then_shown_to_admins_who_can_retry_it(twilio, channel):  # noqa: F811
+    def broken(channel, form, prepared):
+        raise RuntimeError("database is locked")
+
+    handlers = {"inbound": intake.Handler(store=broken)}
+    form = {"MessageSid": "SM" + "1" * 32, "From": CUSTOMER, "To": SMS_NUMBER, "Body": "견적 문의"}
+    row_id = intake.accept(channel.id, "inbound", form)
+    now = Intake.get_by_id(row_id).received_at
+    assert intake.process(row_id, handlers) == "will retry"
+    row = Intake.get_by_id(row_id)
+    assert (row.attempts, row.done_at, row.last_error) == (1, None, "RuntimeError: database is locked")
+    assert intake.due(now + MINUTE / 2) == []  # its own task has had its turn; the next try waits
+    delays = []
+    for _ in range(intake.MAX_ATTEMPTS - 1):
+        row = Intake.get_by_id(row_id)
+        assert intake.due(row.next_attempt_at + MINUTE) == [row_id]
+        delays.append((row.next_attempt_at - now).total_seconds())
+        now = row.next_attempt_at
+        intake.retry_due(handlers, now=now + MINUTE)
+    assert delays == sorted(delays) and delays[-1] > delays[0]  # backs off
+    (failed,) = intake.failed()
+    assert failed.id == row_id and failed.payload["Body"] == "견적 문의" and failed.failed_at is not None
+    assert intake.due(now + dt.timedelta(days=30)) == []  # given up: not retried on its own
+    assert intake.retry_failed(row_id)
+    assert intake.process(row_id, messaging.INTAKE) == "stored"
+    assert Message.get().text == "견적 문의" and intake.failed() == []
+
+
+def test_nul_characters_are_cleaned_not_refused(twilio, channel, client, agent):  # noqa: F811
+    sent = twilio.inbound(
+        CUSTOMER, WA_NUMBER, "hello\x00world", whatsapp=True, profile_name="Kim\x00", url=hook(channel)
+    )
+    assert sent.response.status_code == 200
+    message = Message.get()
+    assert message.text == "helloworld"
+    assert Contact.get().name == "Kim"
+    login(client, agent)
+    response = post(client, f"/c/{message.conversation_id}/reply", {"mode": "note", "text": "메모\x00 확인"})
+    assert response.status_code == 303
+    assert Message.get(Message.direction == "note").text == "메모 확인"
+
+
+class _Recorder(http.server.BaseHTTPRequestHandler):
+    """A loopback web server: /media redirects to ``target``; every request is recorded."""
+
+    hits: list[str] = []
+    target = ""
+
+    def do_GET(self):  # noqa: N802
+        type(self).hits.append(self.path)
+        if self.path.startswith("/media"):
+            self.send_response(302)
+            self.send_header("Location", type(self).target)
+        else:
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain")
+        self.end_headers()
+        if not self.path.startswith("/media"):
+            self.wfile.write(b"private page")
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def recorder():
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Recorder)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    _Recorder.hits = []
+    yield server
+    server.shutdown()
+
+
+def test_media_that_cannot_be_fetched_never_holds_back_the_text(twilio, channel, recorder):  # noqa: F811
+    port = recorder.server_address[1]
+    _Recorder.target = f"http://localhost:{port}/private"
+    media = {
+        "NumMedia": "3",
+        "MediaUrl0": "http://[::1", "MediaContentType0": "image/jpeg",  # malformed
+        "MediaUrl1": f"http://localhost:{port}/secret", "MediaContentType1": "image/png",  # not Twilio's host
+        "MediaUrl2": f"http://127.0.0.1:{port}/media/1", "MediaContentType2": "image/gif",  # redirects to loopback
+    }  # fmt: skip
+    # The Twilio-compatible server's host is the trusted media host here, as api.twilio.com is live.
+    Channel.update(settings={**channel.settings, "api_base_url": f"http://127.0.0.1:{port}"}).where(
+        Channel.id == channel.id
+    ).execute()
+    sent = twilio.inbound(CUSTOMER, SMS_NUMBER, "사진 첨부합니다", url=hook(channel), extra=media)
+    assert sent.response.status_code == 200
+    message = Message.get()
+    assert message.text == "사진 첨부합니다"
+    notes = [(a.data, a.note) for a in Attachment.select().order_by(Attachment.id)]
+    assert [data for data, _ in notes] == [None, None, None]
+    assert all(note.startswith("unavailable") for _, note in notes), notes
+    assert "localhost is not a Twilio media host" in notes[1][1]
+    assert "redirected to localhost" in notes[2][1]
+    assert _Recorder.hits == ["/media/1"]  # neither the other host nor the redirect target was asked
+    assert Intake.get().done_at is not None
+
+
+@pytest.mark.skipif(bool(os.environ.get("INBOX_TEST_DATABASE_URL")), reason="the server runs on its own SQLite")
+def test_inbox_serve_killed_again_and_again_loses_no_accepted_webhook():
+    from bench.webhook_kills import kill_run
+
+    out = kill_run(kills=3, count=300, senders=6, seed=5, drain=90)
+    assert out.kills == 3
+    assert len(out.accepted) == 300
+    assert out.lost == set() and out.duplicated == 0 and out.stored == 300
