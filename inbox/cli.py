@@ -15,10 +15,13 @@ from . import settings
 
 
 def _db():
-    from .db import db, init_db
+    from .db import DatabaseMissing, db, init_db
 
     if db.obj is None:
-        init_db(settings.database_url())
+        try:
+            init_db(settings.database_url())
+        except DatabaseMissing as exc:
+            raise click.ClickException(str(exc)) from None
     return db
 
 
@@ -158,9 +161,13 @@ def serve(host: str, port: int, threads: int, with_demo: bool, no_worker: bool) 
             if not User.select().exists():
                 _print_login(demo_data.load(os.environ.get("INBOX_PASSWORD")))
     app = create_app()
+    # Slow or idle clients must not use up the server: connections are cheap (no thread
+    # until a request is read in full), but capped and timed out.
     server = create_server(
-        app, host=host, port=port, threads=threads, max_request_body_size=app.config["MAX_CONTENT_LENGTH"]
-    )
+        app, host=host, port=port, threads=threads, max_request_body_size=app.config["MAX_CONTENT_LENGTH"],
+        connection_limit=int(settings.get("connection_limit")), channel_timeout=int(settings.get("channel_timeout")),
+        cleanup_interval=5,
+    )  # fmt: skip
     consumer = None if no_worker else _consumer()
     idle = None
     if consumer:

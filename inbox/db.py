@@ -7,7 +7,9 @@ the task consumer can write side by side; PostgreSQL is used as is.
 from __future__ import annotations
 
 import datetime as dt
+import os
 import sqlite3
+from pathlib import Path
 
 from peewee import DatabaseProxy, Model, PostgresqlDatabase, SqliteDatabase
 from playhouse.db_url import connect
@@ -33,12 +35,76 @@ class BaseModel(Model):
         only_save_dirty = True
 
 
+class DatabaseMissing(RuntimeError):
+    """The SQLite file is gone although this place had one: starting would silently begin
+    an empty database."""
+
+
+def _on_disk(path: str) -> bool:
+    return bool(path) and path != ":memory:" and not path.startswith("file:")
+
+
+def created_marker(path: str) -> Path:
+    """A file beside the database, written when it is first opened: its presence without
+    the database means the database was lost, not that this is a first start."""
+    return Path(path + ".created")
+
+
 def open_database(url: str):
     if url.startswith("sqlite"):
         database = connect(url, pragmas=SQLITE_PRAGMAS)
-        database.wal_keeper = _keep_wal(database.database)
+        path = database.database
+        if _on_disk(path):
+            marker = created_marker(path)
+            if marker.exists() and _empty(path):
+                raise DatabaseMissing(
+                    f"The database file {path} is missing, but one was here before ({marker} exists). "
+                    f"Restore it from a backup (inbox backup makes them), or delete {marker} to start "
+                    "with an empty database."
+                )
+        database.wal_keeper = _keep_wal(path)
+        if _on_disk(path):
+            if not marker.exists() and os.path.exists(path):
+                marker.touch(mode=0o600)
+            database.file_id = _file_id(path)
         return database
     return connect(url, autorollback=True)
+
+
+def _empty(path: str) -> bool:
+    """No database at ``path``: no file, or one without a single table (a connection made
+    after the file was deleted creates an empty one)."""
+    if not os.path.exists(path):
+        return True
+    try:
+        with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10) as conn:
+            return conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] == 0
+    except sqlite3.Error:
+        return False  # locked or damaged: not ours to decide here
+
+
+def _file_id(path: str) -> tuple[int, int] | None:
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return None
+    return stat.st_dev, stat.st_ino
+
+
+def file_problem() -> str | None:
+    """For the health check: the SQLite file deleted, replaced or read-only since it was
+    opened (requests would fail, or a restart would start empty)."""
+    database = db.obj
+    path = getattr(database, "database", "")
+    if not isinstance(database, SqliteDatabase) or not _on_disk(path):
+        return None
+    if not os.path.exists(path):
+        return "database file missing"
+    if getattr(database, "file_id", None) not in (None, _file_id(path)):
+        return "database file replaced"
+    if not os.access(path, os.W_OK) or not os.access(os.path.dirname(os.path.abspath(path)), os.W_OK):
+        return "database file read-only"
+    return None
 
 
 def _keep_wal(path: str) -> sqlite3.Connection | None:

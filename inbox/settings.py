@@ -51,6 +51,16 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("workers", "2", "Task consumer threads."),
     Setting("imap_idle", "on", "Hold IMAP IDLE connections so new mail arrives within seconds: on or off."),
     Setting("max_body_bytes", "26214400", "Largest accepted request body (bytes)."),
+    Setting(
+        "connection_limit",
+        "500",
+        "inbox serve: open client connections at most (idle ones included); more wait in the backlog.",
+    ),
+    Setting(
+        "channel_timeout",
+        "20",
+        "inbox serve: seconds a client connection may stay idle or send nothing before it is closed.",
+    ),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}

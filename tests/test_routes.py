@@ -14,7 +14,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from werkzeug.security import generate_password_hash
 
-from inbox import canned, channel_config, contacts, conversations, leads, notifications, outbound, reminders
+from inbox import canned, channel_config, contacts, conversations, intake, leads, notifications, outbound, reminders
 from inbox.db import utcnow
 from inbox.ingest import InboundAttachment
 from inbox.models import ALL_MODELS, Attachment, Channel, Contact, Conversation, Message, Template, User
@@ -81,7 +81,15 @@ def world(agent, manager, admin, email_channel):
         "notification": notifications.notify(agent, "reminder", conv, note="Call back").id,
         "followup": reminders.remind(conv, agent, utcnow() + dt.timedelta(hours=2), "Call back").id,
         "lead_source": leads.add_source("Website form")[0].id,
+        "intake": _failed_webhook(),
     }
+
+
+def _failed_webhook() -> int:
+    """A webhook that could not be stored after every attempt (its channel was deleted)."""
+    row_id = intake.accept(None, "inbound", {"MessageSid": "SM1", "From": "+821012345678"})
+    intake.process(row_id, {})
+    return row_id
 
 
 def _users(agent, manager, admin):
@@ -222,6 +230,7 @@ POST_MATRIX = {
     "channels.enabled_POST": ("/settings/channels/{channel}/enabled", {"enabled": "1"}, ADMIN_WRITE),
     "channels.test_POST": ("/settings/channels/{channel}/test", {}, ADMINS),
     "channels.sync_POST": ("/settings/channels/{channel}/sync", {}, ADMIN_WRITE),
+    "channels.webhook_retry_POST": ("/settings/channels/webhooks/{intake}/retry", {}, ADMIN_WRITE),
     "lead_sources.create_POST": ("/settings/lead-sources", {"name": "Ad platform"}, ADMINS),  # the token page
     "lead_settings.edit_POST": (
         "/settings/leads",
@@ -277,7 +286,7 @@ def test_every_route_has_a_matrix_entry(app):
     assert not table - routes, f"matrix entries for routes that do not exist: {sorted(table - routes)}"
     adapter = app.url_map.bind("localhost")
     names = ("conv", "contact", "other", "identity", "message", "reply", "attachment", "template", "user", "agent")
-    names += ("channel", "twilio", "notification", "followup", "lead_source")
+    names += ("channel", "twilio", "notification", "followup", "lead_source", "intake")
     ids = dict.fromkeys(names, 1) | {"since": "2024-01-01"}
     for method, matrix in (("GET", GET_MATRIX), ("POST", POST_MATRIX)):
         for endpoint, (pattern, *_) in matrix.items():

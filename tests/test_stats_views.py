@@ -129,6 +129,17 @@ def test_conversation_export_streams_every_active_conversation_with_its_timers(c
     assert len(rows) == 1
 
 
+def test_exported_cells_that_would_start_a_formula_are_neutralised(client, manager, email_channel):
+    names = ['=HYPERLINK("http://evil.example","x")', "@SUM(A1)", "+1-800", "-2+3", "\tTab"]
+    for i, name in enumerate(names):
+        receive(email_channel, address=f"f{i}@example.com", name=name, minutes_ago=30)
+    login(client, manager)
+    rows = csv_of(client.get("/stats/conversations.csv?days=7"))
+    contacts = sorted(row[rows[0].index("Contact")] for row in rows[1:])
+    assert contacts == sorted("'" + name for name in names)
+    assert rows[1][0].isdigit()  # numbers stay numbers
+
+
 @pytest.mark.parametrize(
     "query",
     ["from=garbage&to=2026-13-45", "days=-5", "days=99999999999999999999", "agent=abc", "channel=fax",

@@ -15,7 +15,9 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_babel import gettext
 from flask_login import current_user
 
-from .. import channel_config
+import tasks
+
+from .. import channel_config, intake
 from ..channels import ChannelError
 from ..channels.email import SECURITY, EmailSettings
 from ..channels.twilio import TwilioSettings
@@ -139,7 +141,21 @@ def index():
     channels = list(Channel.select().where(Channel.kind != "webform").order_by(Channel.name))
     unparsed = {c.id: _unparsed(c).count() for c in channels if c.kind == "email"}
     statuses = {c.id: _status_context(c) for c in channels}
-    return render_template("channels/index.html", channels=channels, unparsed=unparsed, statuses=statuses)
+    return render_template(
+        "channels/index.html", channels=channels, unparsed=unparsed, statuses=statuses,
+        failed_webhooks=intake.failed(), pending_webhooks=intake.pending_count(),
+    )  # fmt: skip
+
+
+@bp.post("/webhooks/<int:intake_id>/retry")
+@role_required("admin")
+def webhook_retry_POST(intake_id: int):
+    """A webhook that could not be stored, tried again now (after the admin fixed the cause)."""
+    if not intake.retry_failed(intake_id):
+        abort(404)
+    tasks.process_intake(intake_id)
+    flash(gettext("The webhook is being stored again."), "ok")
+    return redirect(url_for("channels.index") + "#failed-webhooks", code=303)
 
 
 @bp.get("/new")
@@ -331,8 +347,6 @@ def _sync_texts(channel: Channel) -> dict[str, str]:
 @bp.post("/<int:channel_id>/sync")
 @role_required("admin")
 def sync_POST(channel_id: int):
-    import tasks
-
     channel = _channel_or_404(channel_id)
     twilio = channel.kind == "twilio"
     texts = _sync_texts(channel)

@@ -33,7 +33,10 @@ def create():
     if (request.content_length or 0) > MAX_LEAD_BYTES:
         return jsonify(error=gettext("The lead is larger than %(kb)s KB.", kb=MAX_LEAD_BYTES // 1024)), 413
     if request.is_json:
-        data = request.get_json(silent=True)
+        try:
+            data = request.get_json(silent=True)
+        except RecursionError:  # nested deeper than the JSON parser goes: not a lead
+            data = None
         if not isinstance(data, dict):
             return jsonify(errors={"body": gettext("Send one JSON object or a form.")}), 400
     else:
