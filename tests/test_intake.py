@@ -9,10 +9,12 @@ import datetime as dt
 import http.server
 import os
 import threading
+from types import SimpleNamespace
 
 import pytest
 
 from inbox import channel_config, intake, messaging
+from inbox.db import set_clock
 from inbox.models import Attachment, Channel, Contact, Intake, Message
 
 from .conftest import login, post
@@ -64,20 +66,25 @@ def test_a_failing_store_is_retried_with_backoff_then_shown_to_admins_who_can_re
 
     handlers = {"inbound": intake.Handler(store=broken)}
     form = {"MessageSid": "SM" + "1" * 32, "From": CUSTOMER, "To": SMS_NUMBER, "Body": "견적 문의"}
-    row_id = intake.accept(channel.id, "inbound", form)
-    now = Intake.get_by_id(row_id).received_at
-    assert intake.process(row_id, handlers) == "will retry"
-    row = Intake.get_by_id(row_id)
-    assert (row.attempts, row.done_at, row.last_error) == (1, None, "RuntimeError: database is locked")
-    assert intake.due(now + MINUTE / 2) == []  # its own task has had its turn; the next try waits
-    delays = []
-    for _ in range(intake.MAX_ATTEMPTS - 1):
+    clock = SimpleNamespace(now=dt.datetime(2030, 3, 4, 1, 0))
+    set_clock(lambda: clock.now)
+    try:
+        row_id = intake.accept(channel.id, "inbound", form)
+        assert intake.process(row_id, handlers) == "will retry"
         row = Intake.get_by_id(row_id)
-        assert intake.due(row.next_attempt_at + MINUTE) == [row_id]
-        delays.append((row.next_attempt_at - now).total_seconds())
-        now = row.next_attempt_at
-        intake.retry_due(handlers, now=now + MINUTE)
-    assert delays == sorted(delays) and delays[-1] > delays[0]  # backs off
+        assert (row.attempts, row.done_at, row.last_error) == (1, None, "RuntimeError: database is locked")
+        assert intake.due(clock.now + MINUTE / 2) == []  # its own task has had its turn; the next try waits
+        delays = []
+        for _ in range(intake.MAX_ATTEMPTS - 1):
+            row = Intake.get_by_id(row_id)
+            delays.append((row.next_attempt_at - clock.now).total_seconds())
+            clock.now = max(row.next_attempt_at, row.received_at + MINUTE)
+            assert intake.due() == [row_id]
+            intake.retry_due(handlers)
+        now = clock.now
+    finally:
+        set_clock(None)
+    assert delays == [30.0 * 2**n for n in range(intake.MAX_ATTEMPTS - 1)]  # backs off
     (failed,) = intake.failed()
     assert failed.id == row_id and failed.payload["Body"] == "견적 문의" and failed.failed_at is not None
     assert intake.due(now + dt.timedelta(days=30)) == []  # given up: not retried on its own
