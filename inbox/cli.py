@@ -127,13 +127,12 @@ def _consumer(workers: int | None = None):
     )
 
 
-def _start(consumer) -> None:
-    """Start the consumer, and have it store first what a killed process left."""
+def _queue_leftovers() -> None:
+    """Have the consumer store first the webhooks a killed process kept but never stored."""
     import tasks
 
     from .db import utcnow
 
-    consumer.start()
     tasks.intake_at_start(utcnow().isoformat())
 
 
@@ -171,7 +170,8 @@ def serve(host: str, port: int, threads: int, with_demo: bool, no_worker: bool) 
     consumer = None if no_worker else _consumer()
     idle = None
     if consumer:
-        _start(consumer)
+        consumer.start()
+        _queue_leftovers()
         idle = _idle_supervisor()
 
     def stop(signum, frame):
@@ -200,11 +200,7 @@ def worker(workers: int | None) -> None:
     _upgrade_quietly()
     consumer = _consumer(workers)
     _idle_supervisor()
-    import tasks
-
-    from .db import utcnow
-
-    tasks.intake_at_start(utcnow().isoformat())  # runs once the consumer below is up
+    _queue_leftovers()  # runs once the consumer below is up
     consumer.run()
 
 

@@ -13,25 +13,14 @@ from types import SimpleNamespace
 
 import pytest
 
-from inbox import channel_config, intake, messaging
+from inbox import intake, messaging
 from inbox.db import set_clock
 from inbox.models import Attachment, Channel, Contact, Intake, Message
 
 from .conftest import login, post
-from .test_twilio_channel import CUSTOMER, SMS_NUMBER, WA_NUMBER, hook, twilio, twilio_server  # noqa: F401
+from .test_twilio_channel import CUSTOMER, SMS_NUMBER, WA_NUMBER, channel, hook, twilio, twilio_server  # noqa: F401
 
 MINUTE = dt.timedelta(minutes=1)
-
-
-@pytest.fixture
-def channel(twilio):  # noqa: F811
-    return channel_config.add_twilio_channel(
-        "Twilio",
-        {
-            "account_sid": twilio.account_sid, "auth_token": twilio.auth_token, "sms_from": SMS_NUMBER,
-            "whatsapp_from": WA_NUMBER, "api_base_url": twilio.base_url,
-        },
-    )  # fmt: skip
 
 
 def test_a_webhook_is_kept_then_stored_once_and_marked_done(twilio, channel):  # noqa: F811

@@ -27,8 +27,9 @@ a team setting (``inbox.team``):
 A human answer cancels the reminders and a pending acknowledgement. A dormant or lost lead
 who writes goes back to its status before dormancy ("interested" when that was "new" or
 unknown) and its owner is alerted at once ("dormant_replied"). A customer who bought (won)
-and writes again is reminded like a lead while waiting for an answer. STOP and the other opt-out keywords
-record the opt-out (``consent``) and cancel the automatic touches still planned.
+and writes again is reminded like a lead while waiting for an answer. STOP and the other
+opt-out keywords record the opt-out (``consent``) and cancel the automatic touches still
+planned; then the owner decides, or the lead is lost (``on_opt_out``).
 """
 
 from __future__ import annotations
@@ -371,8 +372,9 @@ def on_opt_out(message: Message) -> None:
     """The customer texted STOP (or another opt-out word): what was planned to go out
     automatically stops; the owner's own tasks stay. Someone has to decide what comes next:
     a lead still reachable on another channel becomes its owner's task (told now, and
-    again from the next business morning while nothing moved, ``fire_opted_out``); a lead who opted out of every
-    channel it could be written on is closed as lost, and the managers are told."""
+    again from the next business morning while nothing moved, ``fire_opted_out``); a lead
+    who opted out of every channel it could be written on is closed as lost, and the
+    managers are told."""
     reminders.cancel_pending(message.conversation_id, AUTOMATIC_TOUCHES)
     conv = Conversation.get_by_id(message.conversation_id)
     contact = Contact.get_by_id(conv.contact_id)
